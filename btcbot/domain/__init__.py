@@ -1,0 +1,1 @@
+"""Pure domain core: no network, no disk, no clock reads."""
