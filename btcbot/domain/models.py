@@ -213,3 +213,39 @@ class Denial:
     def reason(self) -> str:
         details = ", ".join(f"{k}={v}" for k, v in self.detail.items())
         return f"{self.code}: {details}" if details else self.code
+
+
+from btcbot.domain.order_fsm import OrderStatus  # noqa: E402  (order_fsm does not import models)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalOrder:
+    """Our journal's view of one order (the durable record; the exchange is the source of truth)."""
+
+    client_order_id: str
+    exchange_order_id: int | None
+    venue: str
+    stage: str
+    symbol: str
+    side: Side
+    method: OrderMethod
+    price: Decimal
+    quantity: Decimal
+    filled_quantity: Decimal  # Σ of our recorded fills
+    exchange_filled: Decimal  # amount − leftAmount as last reported by the venue
+    status: OrderStatus
+    intent_hash: str
+    dry_run: bool
+    external: bool
+    probe_count: int
+    created_at: datetime
+    updated_at: datetime
+    exit_kind: str | None = None
+    reason: str | None = None
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(ZERO, self.quantity - max(self.filled_quantity, self.exchange_filled))
+
+
+__all__ += ["LocalOrder"]

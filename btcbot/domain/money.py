@@ -17,7 +17,9 @@ __all__ = [
     "to_decimal",
 ]
 
-# One context for the whole program: enough digits for 10^12 TRY at 10^-18.
+# One context for the whole program: enough digits for 10^12 TRY at 10^-18. New threads copy
+# DefaultContext, so set it too (the cycle runs reads on a thread pool).
+decimal.DefaultContext.prec = 50
 decimal.getcontext().prec = 50
 
 ZERO = Decimal(0)
@@ -30,7 +32,7 @@ class FloatRejected(TypeError):
 
 def to_decimal(value: object, *, field: str = "amount") -> Decimal:
     """Convert str/int/Decimal to a finite Decimal; reject float, bool, NaN and infinity."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise FloatRejected(f"{field}: float/bool {value!r} is not accepted for money; pass a string")
     if isinstance(value, Decimal):
         result = value

@@ -1,0 +1,5 @@
+"""`python -m btcbot`."""
+
+from btcbot.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Adapters: thin implementations of the ports (BTCTurk HTTP, simulator, SQLite, file lock)."""

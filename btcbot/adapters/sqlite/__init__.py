@@ -1,0 +1,1 @@
+"""SQLite persistence: connection helpers, migrations and the Store."""

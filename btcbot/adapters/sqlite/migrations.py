@@ -1,0 +1,170 @@
+"""Ordered schema migrations keyed by PRAGMA user_version (R-STATE-1).
+
+Each step runs inside BEGIN IMMEDIATE together with the user_version bump, so a failed migration leaves
+nothing half-applied. A database newer than this code is refused. Money columns are TEXT (R-STATE-2).
+"""
+
+from __future__ import annotations
+
+from btcbot.adapters.sqlite.db import Database
+from btcbot.domain.errors import StateError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+M001_INITIAL = """
+CREATE TABLE cycles (
+    id INTEGER PRIMARY KEY,
+    stage TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    venue TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    outcome TEXT,
+    exit_code INTEGER,
+    summary TEXT
+);
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY,
+    client_order_id TEXT NOT NULL UNIQUE,
+    exchange_order_id TEXT,
+    venue TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    method TEXT NOT NULL,
+    price TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    filled_quantity TEXT NOT NULL DEFAULT '0',
+    exchange_filled TEXT NOT NULL DEFAULT '0',
+    status TEXT NOT NULL,
+    intent_hash TEXT NOT NULL,
+    exit_kind TEXT,
+    reason TEXT,
+    dry_run INTEGER NOT NULL,
+    external INTEGER NOT NULL DEFAULT 0,
+    probe_count INTEGER NOT NULL DEFAULT 0,
+    cycle_id INTEGER REFERENCES cycles(id),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX orders_venue_status ON orders (venue, status);
+CREATE UNIQUE INDEX orders_exchange_id ON orders (venue, exchange_order_id)
+    WHERE exchange_order_id IS NOT NULL;
+CREATE TABLE fills (
+    id INTEGER PRIMARY KEY,
+    venue TEXT NOT NULL,
+    trade_id TEXT NOT NULL,
+    order_id INTEGER REFERENCES orders(id),
+    exchange_order_id TEXT NOT NULL,
+    client_order_id TEXT,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    price TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    fee TEXT NOT NULL,
+    tax TEXT NOT NULL,
+    fee_asset TEXT NOT NULL,
+    realized_pnl TEXT NOT NULL DEFAULT '0',
+    ts TEXT NOT NULL,
+    cycle_id INTEGER REFERENCES cycles(id),
+    UNIQUE (venue, trade_id)
+);
+CREATE INDEX fills_symbol_ts ON fills (venue, symbol, ts);
+CREATE INDEX fills_order ON fills (order_id);
+CREATE TABLE positions (
+    venue TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    cost_basis TEXT NOT NULL,
+    realized_pnl TEXT NOT NULL,
+    fees_paid TEXT NOT NULL,
+    last_fill_at TEXT,
+    opened_at TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (venue, symbol)
+);
+CREATE TABLE balances (
+    id INTEGER PRIMARY KEY,
+    cycle_id INTEGER REFERENCES cycles(id),
+    venue TEXT NOT NULL,
+    asset TEXT NOT NULL,
+    free TEXT NOT NULL,
+    locked TEXT NOT NULL,
+    as_of TEXT NOT NULL
+);
+CREATE INDEX balances_venue_cycle ON balances (venue, cycle_id);
+CREATE TABLE actions (
+    dedupe_key TEXT PRIMARY KEY,
+    action_type TEXT NOT NULL,
+    payload_hash TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    cycle_id INTEGER REFERENCES cycles(id),
+    created_at TEXT NOT NULL
+);
+CREATE TABLE idempotency_keys (
+    key TEXT PRIMARY KEY,
+    payload_hash TEXT NOT NULL,
+    result TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    cycle_id INTEGER REFERENCES cycles(id),
+    ts TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    symbol TEXT,
+    client_order_id TEXT,
+    code TEXT,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_cycle ON events (cycle_id);
+CREATE INDEX events_order ON events (client_order_id);
+CREATE TABLE exchange_rules (
+    venue TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    PRIMARY KEY (venue, symbol)
+);
+CREATE TABLE rate_limit_blocks (
+    endpoint TEXT PRIMARY KEY,
+    blocked_until TEXT NOT NULL
+);
+CREATE TABLE breaker (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    window TEXT NOT NULL DEFAULT '[]',
+    opened_at TEXT,
+    next_probe_at TEXT
+);
+CREATE TABLE kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (("m001_initial", M001_INITIAL),)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: Database) -> int:
+    """Apply pending migrations in order; refuse a database newer than the code. Returns the version."""
+    row = db.query_one("PRAGMA user_version")
+    current = int(row[0]) if row else 0
+    if current > SCHEMA_VERSION:
+        raise StateError(
+            f"database {db.path} has schema version {current}, newer than this btcbot "
+            f"(knows {SCHEMA_VERSION}); upgrade btcbot or point --state-dir elsewhere"
+        )
+    for version, (_name, sql) in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        with db.atomic() as conn:
+            for statement in sql.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+    return SCHEMA_VERSION

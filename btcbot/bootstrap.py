@@ -1,0 +1,122 @@
+"""Composition root: Settings → Deps (exchange, store, clock, mode). Sim vs live is chosen here only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from btcbot.adapters.lock import instance_lock
+from btcbot.adapters.sqlite.db import ensure_private_dir
+from btcbot.adapters.sqlite.store import Store
+from btcbot.config import Settings
+from btcbot.domain.planner import PlanParams
+from btcbot.domain.reconcile import SearchBudget
+from btcbot.domain.risk import RiskParams
+from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
+from btcbot.ports import Exchange
+from btcbot.services.cycle import Deps, Mode, StageConfig
+
+__all__ = ["SIM_DB_FILENAME", "SystemClock", "open_deps", "select_mode", "stage3_config"]
+
+SIM_DB_FILENAME = "sim.sqlite"
+PAPER_DB_FILENAME = "paper.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def select_mode(settings: Settings) -> Mode:
+    """R-SAFE-1: live only when every gate holds. With only the kill switch on, a live venue still gets
+    cancels (the kill switch blocks new submits); any other missing gate means dry-run."""
+    missing = tuple(settings.missing_live_gates())
+    only_kill_switch = bool(missing) and all(m.startswith("BTCBOT_KILL_SWITCH") for m in missing)
+    live_venue = "btcturk" if settings.exchange == "btcturk" else "sim"
+    if not missing:
+        return Mode(live_venue, True, ())
+    if only_kill_switch:
+        return Mode(live_venue, True, missing, submits_blocked="GATE_KILL_SWITCH")
+    return Mode("sim" if settings.exchange == "sim" else "paper", False, missing)
+
+
+def stage3_config(settings: Settings) -> StageConfig:
+    return StageConfig(
+        name="3",
+        symbols=tuple(settings.symbols),
+        strategy=ProfitCapture(ProfitCaptureParams(settings.order_notional_try, settings.min_profit_bps)),
+        risk=risk_params(settings),
+        plan=PlanParams(settings.stale_order_seconds, settings.stale_price_bps),
+        budget=SearchBudget(settings.unknown_order_max_probes, settings.unknown_order_max_age_seconds),
+        bucket_seconds=settings.dedupe_bucket_seconds,
+        max_data_age=timedelta(seconds=settings.market_data_max_age_seconds),
+    )
+
+
+def risk_params(settings: Settings) -> RiskParams:
+    return RiskParams(
+        cash_target_try=settings.cash_target_try,
+        max_order_notional_try=settings.max_order_notional_try,
+        max_cycle_notional_try=settings.max_cycle_notional_try,
+        max_position_notional_try=settings.max_position_notional_try,
+        max_open_orders=settings.max_open_orders,
+        max_open_orders_per_symbol=settings.max_open_orders_per_symbol,
+        cooldown_seconds=settings.cooldown_seconds,
+    )
+
+
+@contextmanager
+def open_deps(settings: Settings, clock: Any = None) -> Iterator[Deps]:
+    """Take the single-instance lock, open the journal and the exchange; release everything on exit."""
+    state_dir = ensure_private_dir(settings.state_dir)
+    the_clock = clock or SystemClock()
+    with instance_lock(state_dir):
+        mode = select_mode(settings)
+        store = Store.open(state_dir, mode.venue)
+        exchange: Any = None
+        try:
+            exchange = build_exchange(settings, mode, store, the_clock, state_dir)
+            yield Deps(settings, exchange, store, the_clock, mode)
+        finally:
+            if exchange is not None and hasattr(exchange, "close"):
+                with suppress(Exception):
+                    exchange.close()
+            store.close()
+
+
+def build_exchange(settings: Settings, mode: Mode, store: Store, clock: Any, state_dir: Path) -> Exchange:
+    """The one place that chooses the simulator, the paper venue or BTCTurk."""
+    if mode.venue == "sim":
+        return _open_sim(settings, clock, state_dir / SIM_DB_FILENAME)
+    live = _open_btcturk(settings, store, clock)
+    if mode.venue == "btcturk":
+        return live
+    return _open_paper(settings, clock, state_dir / PAPER_DB_FILENAME, live)
+
+
+def _open_sim(settings: Settings, clock: Any, path: Path) -> Exchange:
+    from btcbot.adapters.sim.config import SimConfig
+    from btcbot.adapters.sim.exchange import SimExchange
+
+    config = SimConfig(seed=settings.sim_seed, auto_advance=False)
+    sim = SimExchange.open(path, config, clock)
+    step = settings.sim_step_seconds
+    sim.advance(clock.now(), ticks=(step // config.tick_seconds) if step else None)
+    return sim
+
+
+def _open_btcturk(settings: Settings, store: Store, clock: Any) -> Exchange:
+    from btcbot.adapters.btcturk.exchange import BtcTurkExchange
+
+    return BtcTurkExchange.from_settings(settings, blocks=store, clock=clock)  # type: ignore[attr-defined,no-any-return]
+
+
+def _open_paper(settings: Settings, clock: Any, path: Path, live: Exchange) -> Exchange:
+    from btcbot.adapters.sim.paper import open_paper
+
+    return open_paper(path, live, clock)  # type: ignore[no-any-return]

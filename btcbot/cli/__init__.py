@@ -1,0 +1,24 @@
+"""The typer app: registers command modules and nothing else (heavy imports stay inside commands)."""
+
+from __future__ import annotations
+
+import typer
+
+from btcbot.cli import ops, run
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="btcbot",
+    help="Spot-trading bot for BTCTurk, run from cron: one cycle per invocation. Dry-run by default.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+run.register(app)
+ops.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

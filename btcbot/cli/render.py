@@ -1,0 +1,109 @@
+"""Rich tables and JSON shapes; formatting only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from btcbot.domain.money import dec_str
+from btcbot.services.cycle import CycleReport
+
+__all__ = ["cycle_json", "render_cycle", "render_status"]
+
+console = Console(highlight=False)
+
+
+def cycle_json(report: CycleReport) -> dict[str, Any]:
+    ex = report.execution
+    return {
+        "cycle_id": report.cycle_id, "stage": report.stage, "outcome": report.outcome,
+        "exit_code": report.exit_code, "error": report.error, "mode": report.mode.label,
+        "venue": report.mode.venue, "missing_gates": list(report.mode.missing_gates),
+        "symbols": list(report.symbols), "trading_state": report.trading_state.value,
+        "stale": dict(report.snapshot.stale) if report.snapshot else {},
+        "intents": [{"symbol": i.symbol, "side": i.side.value, "price": dec_str(i.price),
+                     "quantity": dec_str(i.quantity), "reason": i.reason} for i in report.intents],
+        "dropped": [{"symbol": d.intent.symbol, "side": d.intent.side.value, "code": d.code, "reason": d.reason}
+                    for d in report.denials],
+        "submitted": [o.client_order_id for o in ex.submitted] if ex else [],
+        "cancel_requested": [o.client_order_id for o in ex.cancel_requested] if ex else [],
+        "unknown": [o.client_order_id for o in ex.unknown] if ex else [],
+        "rejected": [o.client_order_id for o in ex.rejected] if ex else [],
+        "new_fills": [{"trade_id": f.trade_id, "symbol": f.symbol, "side": f.side.value, "price": dec_str(f.price),
+                       "quantity": dec_str(f.quantity)} for f in (report.fills.new if report.fills else [])],
+        "timings_ms": {k: round(v * 1000, 1) for k, v in report.timings.items()},
+    }
+
+
+def render_cycle(report: CycleReport) -> None:
+    data = cycle_json(report)
+    style = "green" if report.exit_code == 0 else "red"
+    console.print(f"[bold]btcbot cycle {report.cycle_id}[/] stage {report.stage} · [bold]{report.mode.label}[/]"
+                  f" on {report.mode.venue} · {', '.join(report.symbols)} · [{style}]{report.outcome}[/]")
+    if report.mode.missing_gates:
+        console.print(f"  not live because: {'; '.join(report.mode.missing_gates)}", style="dim")
+    if report.error:
+        console.print(f"  [red]{report.error}[/]")
+    for symbol, reason in data["stale"].items():
+        console.print(f"  [yellow]{symbol}: skipped, {reason}[/]")
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for col in ("symbol", "side", "price", "quantity", "result"):
+        table.add_column(col)
+    dropped = {(d.intent.symbol, d.intent.side): d.reason for d in report.denials}
+    for intent in report.intents:
+        result = dropped.get((intent.symbol, intent.side), "accepted")
+        table.add_row(intent.symbol, intent.side.value, dec_str(intent.price), dec_str(intent.quantity), result)
+    if report.intents:
+        console.print(table)
+    ex = report.execution
+    if ex is not None:
+        console.print(f"  orders: {len(ex.submitted)} placed, {len(ex.cancel_requested)} cancel requested, "
+                      f"{len(ex.rejected)} rejected, {len(ex.unknown)} unknown · fills: "
+                      f"{len(report.fills.new) if report.fills else 0} new")
+    for fill in report.fills.new if report.fills else []:
+        console.print(f"  fill {fill.symbol} {fill.side.value} {dec_str(fill.quantity)} @ {dec_str(fill.price)} "
+                      f"fee {dec_str(fill.fee)} tax {dec_str(fill.tax)}", style="cyan")
+
+
+def render_status(data: dict[str, Any]) -> None:
+    mode = data["mode"]
+    console.print(f"[bold]mode[/] {mode['label']} on {mode['venue']} · trading state {mode['trading_state']} · "
+                  f"kill switch {'on' if mode['kill_switch'] else 'off'}")
+    last = data["last_cycle"]
+    if last:
+        console.print(f"[bold]last cycle[/] #{last['id']} stage {last['stage']} {last['outcome']} "
+                      f"(exit {last['exit_code']}) at {last['finished_at'] or last['started_at']}")
+    else:
+        console.print("[bold]last cycle[/] none yet: run `btcbot run`")
+    _table("open orders", data["open_orders"],
+           ("client_order_id", "symbol", "side", "price", "quantity", "filled_quantity", "status"))
+    _table("unresolved orders", data["unresolved_orders"],
+           ("client_order_id", "symbol", "side", "price", "quantity", "status"))
+    _table("positions", data["positions"],
+           ("symbol", "quantity", "avg_cost", "realized_pnl", "unrealized_pnl", "fees_paid"))
+    _table("balances", data["balances"], ("asset", "free", "locked", "total"))
+    pnl = data["pnl"]
+    console.print(f"[bold]pnl[/] realized today {pnl['realized_today']} · total {pnl['realized_total']} · fees "
+                  f"{pnl['fees_total']} · equity {pnl['equity']} (peak {pnl['peak_equity']}, drawdown "
+                  f"{pnl['drawdown_pct']}%)")
+    breaker = data["circuit_breaker"]
+    console.print(f"[bold]breaker[/] {breaker['state']} ({breaker['failures']} failures) · lock "
+                  f"{'held' if data['locks']['instance_lock_held'] else 'free'} · counts {data['counts']}")
+    if "fills" in data:
+        _table("fills", data["fills"], ("timestamp", "symbol", "side", "price", "quantity", "fee", "tax"))
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    if not rows:
+        console.print(f"[bold]{title}[/] none")
+        return
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(str(row.get(c)) if row.get(c) is not None else "-" for c in columns))
+    console.print(table)
+
+

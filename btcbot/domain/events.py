@@ -1,0 +1,43 @@
+"""Decision and state-change events (R-OBS). Kinds are past tense; one generic record shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = ["Event", "EventKind"]
+
+
+class EventKind(StrEnum):
+    CYCLE_STARTED = "CYCLE_STARTED"
+    CYCLE_FINISHED = "CYCLE_FINISHED"
+    MODE_SELECTED = "MODE_SELECTED"
+    MARKET_DATA_STALE = "MARKET_DATA_STALE"
+    BALANCES_UNAVAILABLE = "BALANCES_UNAVAILABLE"
+    INTENT_CREATED = "INTENT_CREATED"
+    INTENT_DROPPED = "INTENT_DROPPED"
+    ACTION_DEDUPED = "ACTION_DEDUPED"
+    ORDER_SUBMITTING = "ORDER_SUBMITTING"
+    ORDER_STATUS_CHANGED = "ORDER_STATUS_CHANGED"
+    ORDER_PROBED = "ORDER_PROBED"
+    ORDER_CANCEL_SENT = "ORDER_CANCEL_SENT"
+    ORDER_KEPT = "ORDER_KEPT"
+    EXTERNAL_ORDER_DETECTED = "EXTERNAL_ORDER_DETECTED"
+    FILL_RECORDED = "FILL_RECORDED"
+    FILL_DISCREPANCY = "FILL_DISCREPANCY"
+    POSITION_OVERSOLD = "POSITION_OVERSOLD"
+    BALANCE_MISMATCH = "BALANCE_MISMATCH"
+    TRADING_STATE_CHANGED = "TRADING_STATE_CHANGED"
+    BREAKER_CHANGED = "BREAKER_CHANGED"
+    RATE_LIMITED = "RATE_LIMITED"
+    EXCHANGE_ERROR = "EXCHANGE_ERROR"
+    RECONCILE_APPLIED = "RECONCILE_APPLIED"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    code: str = ""
+    symbol: str | None = None
+    client_order_id: str | None = None
+    detail: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Imperative shell: services use the ports and own no business rules."""

@@ -1,0 +1,103 @@
+"""`btcbot status`: a read-only view straight from SQLite (SPEC §0.4). No network, no keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from btcbot.adapters.lock import LOCK_FILENAME
+from btcbot.adapters.sqlite.store import Store, iso
+from btcbot.bootstrap import select_mode
+from btcbot.config import Settings
+from btcbot.domain.accounting import DEFAULT_TZ, day_bounds, drawdown_pct, unrealized_pnl
+from btcbot.domain.models import LocalOrder
+from btcbot.domain.money import ZERO, dec_str, to_decimal
+from btcbot.domain.order_fsm import IN_FLIGHT, LIVE
+from btcbot.services.valuation import load_marks
+
+__all__ = ["collect_status"]
+
+
+def collect_status(settings: Settings, fills: int = 0, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    mode = select_mode(settings)
+    store = Store.open(settings.state_dir, mode.venue)
+    try:
+        return _collect(store, settings, mode.label, mode.live, fills, now)
+    finally:
+        store.close()
+
+
+def _order_json(o: LocalOrder) -> dict[str, Any]:
+    return {
+        "client_order_id": o.client_order_id,
+        "exchange_order_id": str(o.exchange_order_id) if o.exchange_order_id is not None else None,
+        "symbol": o.symbol, "side": o.side.value, "price": dec_str(o.price), "quantity": dec_str(o.quantity),
+        "filled_quantity": dec_str(o.filled_quantity), "status": o.status.value, "created_at": iso(o.created_at),
+        "dry_run": o.dry_run, "external": o.external,
+    }
+
+
+def _collect(store: Store, settings: Settings, label: str, live: bool, fills: int, now: datetime) -> dict[str, Any]:
+    marks = load_marks(store)
+    positions = store.positions()
+    pos_rows = []
+    for symbol, p in positions.items():
+        unreal = unrealized_pnl(p, marks.get(symbol))
+        pos_rows.append({"symbol": symbol, "quantity": dec_str(p.quantity), "avg_cost": dec_str(p.avg_cost),
+                         "realized_pnl": dec_str(p.realized_pnl), "fees_paid": dec_str(p.fees_paid),
+                         "unrealized_pnl": dec_str(unreal) if unreal is not None else None})
+    balances, as_of = store.latest_balances()
+    start, end = day_bounds(now, DEFAULT_TZ)
+    equity_text, peak_text = store.get_kv("equity_try"), store.get_kv("peak_equity_try")
+    equity = to_decimal(equity_text) if equity_text else None
+    peak = to_decimal(peak_text) if peak_text else None
+    row = store.db.query_one("SELECT * FROM cycles ORDER BY id DESC LIMIT 1")
+    breaker = store.db.query_one("SELECT * FROM breaker WHERE name = 'exchange'")
+    counts = {t: int(store.db.query_one(f"SELECT COUNT(*) AS n FROM {t}")["n"])  # type: ignore[index]
+              for t in ("orders", "fills", "events", "cycles")}
+    data: dict[str, Any] = {
+        "mode": {"exchange": settings.exchange, "venue": store.venue, "dry_run": not live,
+                 "kill_switch": settings.kill_switch, "live_armed": live and label == "live",
+                 "trading_state": store.trading_state().value, "label": label},
+        "last_cycle": None if row is None else {
+            "id": row["id"], "stage": row["stage"], "started_at": row["started_at"],
+            "finished_at": row["finished_at"], "outcome": row["outcome"], "exit_code": row["exit_code"]},
+        "last_cycle_ok_at": store.get_kv("last_cycle_ok_at"),
+        "open_orders": [_order_json(o) for o in store.orders(LIVE)],
+        "unresolved_orders": [_order_json(o) for o in store.orders(IN_FLIGHT)],
+        "positions": pos_rows,
+        "balances": [{"asset": b.asset, "free": dec_str(b.free), "locked": dec_str(b.locked),
+                      "total": dec_str(b.total), "as_of": iso(as_of) if as_of else None} for b in balances],
+        "pnl": {"realized_today": dec_str(store.realized_between(start, end)),
+                "realized_total": dec_str(sum((p.realized_pnl for p in positions.values()), ZERO)),
+                "fees_total": dec_str(sum((p.fees_paid for p in positions.values()), ZERO)),
+                "equity": dec_str(equity) if equity is not None else None,
+                "peak_equity": dec_str(peak) if peak is not None else None,
+                "drawdown_pct": dec_str(drawdown_pct(equity, peak)) if equity is not None and peak else "0"},
+        "circuit_breaker": {"state": breaker["state"] if breaker else "closed",
+                            "failures": breaker["failures"] if breaker else 0,
+                            "opened_at": breaker["opened_at"] if breaker else None,
+                            "next_probe_at": breaker["next_probe_at"] if breaker else None},
+        "locks": {"instance_lock_held": _lock_held(settings), "rate_limit_blocks": {
+            k: iso(v) for k, v in store.load_blocks().items() if v > now}},
+        "counts": counts,
+    }
+    if fills:
+        data["fills"] = [{"trade_id": f.trade_id, "symbol": f.symbol, "side": f.side.value,
+                          "price": dec_str(f.price), "quantity": dec_str(f.quantity), "fee": dec_str(f.fee),
+                          "tax": dec_str(f.tax), "timestamp": iso(f.timestamp),
+                          "client_order_id": f.client_order_id} for f in store.fills(limit=fills)]
+    return data
+
+
+def _lock_held(settings: Settings) -> bool:
+    lock = FileLock(str(settings.state_dir / LOCK_FILENAME), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return True
+    lock.release()
+    return False
