@@ -111,9 +111,10 @@ def _open_sim(settings: Settings, clock: Any, path: Path) -> Exchange:
 
 
 def _open_btcturk(settings: Settings, store: Store, clock: Any) -> Exchange:
-    from btcbot.adapters.btcturk.exchange import BtcTurkExchange
+    from btcbot.adapters.btcturk import BtcTurkExchange
 
-    return BtcTurkExchange.from_settings(settings, blocks=store, clock=clock)  # type: ignore[attr-defined,no-any-return]
+    return BtcTurkExchange(base_url=settings.base_url, graph_url=settings.graph_url, api_key=settings.api_key,
+                           api_secret=settings.api_secret, clock=clock.now, block_store=store)
 
 
 def _open_paper(settings: Settings, clock: Any, path: Path, live: Exchange) -> Exchange:

@@ -1,0 +1,118 @@
+"""The cycle end to end through the CLI (typer's CliRunner) against the built-in simulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from btcbot.adapters.lock import instance_lock
+from btcbot.cli import app
+
+runner = CliRunner()
+STATUS_KEYS = {"mode", "last_cycle", "open_orders", "unresolved_orders", "positions", "balances", "pnl",
+               "circuit_breaker", "counts"}
+
+
+def _status(state: Path) -> dict:  # type: ignore[type-arg]
+    result = runner.invoke(app, ["status", "--json", "--state-dir", str(state)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_run_default_settings_completes_dry_run_cycle(isolated_env: Path) -> None:
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == 0, result.output
+    assert "dry-run on sim" in result.stdout
+    assert "BTCBOT_KILL_SWITCH is true" in result.stdout
+    status = _status(isolated_env)
+    assert status["last_cycle"]["outcome"] == "ok"
+    assert {o["status"] for o in status["open_orders"]} == {"OPEN"}
+    assert all(o["side"] == "buy" for o in status["open_orders"])
+
+
+def test_run_ten_times_orders_fill_and_positions_appear(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BTCBOT_SIM_STEP_SECONDS", "300")
+    for _ in range(10):
+        result = runner.invoke(app, ["run", "--json"])
+        assert result.exit_code == 0, result.output
+        cycle = json.loads(result.stdout)
+        assert cycle["outcome"] == "ok"
+    status = _status(isolated_env)
+    assert status["counts"]["fills"] > 0
+    assert status["counts"]["cycles"] == 10
+    assert any(o["side"] == "sell" for o in status["open_orders"]) or any(
+        p["realized_pnl"] != "0" for p in status["positions"])
+    assert status["unresolved_orders"] == []
+    for position in status["positions"]:
+        assert isinstance(position["quantity"], str) and not position["quantity"].startswith("-")
+    # positions.fees_paid equals the sum of |fee| + |tax| of our fills to the last unit
+    from decimal import Decimal
+
+    fills = json.loads(runner.invoke(app, ["status", "--json", "--fills", "1000"]).stdout)["fills"]
+    for position in status["positions"]:
+        ours = [f for f in fills if f["symbol"] == position["symbol"]]
+        assert Decimal(position["fees_paid"]) == sum((Decimal(f["fee"]) + Decimal(f["tax"]) for f in ours),
+                                                      Decimal(0))
+        net = sum((Decimal(f["quantity"]) * (1 if f["side"] == "buy" else -1) for f in ours), Decimal(0))
+        assert Decimal(position["quantity"]) == net
+
+
+def test_status_json_has_spec_keys_and_string_amounts(isolated_env: Path) -> None:
+    assert runner.invoke(app, ["run"]).exit_code == 0
+    status = _status(isolated_env)
+    assert set(status) >= STATUS_KEYS
+    assert set(status["mode"]) >= {"exchange", "dry_run", "kill_switch", "live_armed", "trading_state"}
+    assert set(status["last_cycle"]) >= {"id", "stage", "started_at", "finished_at", "outcome", "exit_code"}
+    assert set(status["pnl"]) >= {"realized_today", "realized_total", "fees_total", "equity", "peak_equity",
+                                  "drawdown_pct"}
+    assert set(status["counts"]) == {"orders", "fills", "events", "cycles"}
+    for order in status["open_orders"]:
+        assert isinstance(order["price"], str) and isinstance(order["quantity"], str)
+    for balance in status["balances"]:
+        assert all(isinstance(balance[k], str) for k in ("free", "locked", "total"))
+
+
+def test_status_with_no_history_works_offline(isolated_env: Path) -> None:
+    status = _status(isolated_env)
+    assert status["last_cycle"] is None
+    assert status["counts"]["cycles"] == 0
+
+
+def test_run_while_locked_exits_75_and_does_nothing(isolated_env: Path) -> None:
+    isolated_env.mkdir(parents=True)
+    with instance_lock(isolated_env):
+        result = runner.invoke(app, ["run"])
+    assert result.exit_code == 75
+    assert "another btcbot process" in result.output
+    assert not (isolated_env / "sim.sqlite").exists()
+    assert _status(isolated_env)["counts"]["cycles"] == 0
+
+
+@pytest.mark.parametrize(("env", "value", "message"), [
+    ("BTCBOT_SYMBOLS", "NOPE", "BTCBOT_SYMBOLS"),
+    ("BTCBOT_ORDER_NOTIONAL_TRY", "0", "BTCBOT_ORDER_NOTIONAL_TRY must be greater than 0"),
+    ("BTCBOT_DRY_RUN", "perhaps", "BTCBOT_DRY_RUN"),
+])
+def test_run_bad_config_exits_2_without_traceback(monkeypatch: pytest.MonkeyPatch, env: str, value: str,
+                                                  message: str) -> None:
+    monkeypatch.setenv(env, value)
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_run_unlisted_symbol_exits_2_naming_pair() -> None:
+    result = runner.invoke(app, ["run", "--symbols", "DOGETRY"])
+    assert result.exit_code == 2
+    assert "DOGETRY not listed by the exchange" in result.output
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["status"]])
+def test_help_works_for_every_command(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output

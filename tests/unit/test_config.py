@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from btcbot.config import ACK_PHRASE, load_settings
+from btcbot.domain.errors import ConfigError
+
+
+def test_settings_defaults_are_safe() -> None:
+    settings = load_settings()
+    assert settings.exchange == "sim"
+    assert settings.dry_run is True
+    assert settings.kill_switch is True
+    assert settings.live_trading is False
+    assert settings.order_notional_try == Decimal("250")
+    assert settings.symbols == ["BTCTRY", "ETHTRY", "USDTTRY"]
+    assert len(settings.missing_live_gates()) == 4
+
+
+def test_settings_symbols_comma_list_is_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BTCBOT_SYMBOLS", " btc_try, ethusdt ,BTCTRY")
+    assert load_settings().symbols == ["BTCTRY", "ETHUSDT"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("BTCBOT_SYMBOLS", "BTCEUR", "BTCBOT_SYMBOLS: 'BTCEUR' is not a pair"),
+        ("BTCBOT_DRY_RUN", "maybe", "BTCBOT_DRY_RUN"),
+        ("BTCBOT_ORDER_NOTIONAL_TRY", "-5", "BTCBOT_ORDER_NOTIONAL_TRY must be greater than 0"),
+        ("BTCBOT_ORDER_NOTIONAL_TRY", "abc", "BTCBOT_ORDER_NOTIONAL_TRY"),
+        ("BTCBOT_EXCHANGE", "binance", "BTCBOT_EXCHANGE"),
+        ("BTCBOT_LIVE_TRADING_ACK", "yes", f"set it to exactly {ACK_PHRASE}"),
+        ("BTCBOT_MAX_OPEN_ORDERS", "-1", "BTCBOT_MAX_OPEN_ORDERS must not be negative"),
+    ],
+)
+def test_settings_invalid_value_raises_config_error_naming_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=expected.replace("(", r"\(")):
+        load_settings()
+
+
+def test_settings_precedence_cli_over_env_over_dotenv_over_toml(monkeypatch: pytest.MonkeyPatch) -> None:
+    Path("config").mkdir()
+    Path("config/btcbot.toml").write_text('order_notional_try = "111"\nmin_profit_bps = "7"\n'
+                                          'cooldown_seconds = 5\nsim_seed = 1\n')
+    Path(".env").write_text("BTCBOT_MIN_PROFIT_BPS=8\nBTCBOT_COOLDOWN_SECONDS=6\n")
+    monkeypatch.setenv("BTCBOT_COOLDOWN_SECONDS", "9")
+    settings = load_settings(None, sim_seed=3)
+    assert settings.order_notional_try == Decimal("111")  # toml
+    assert settings.min_profit_bps == Decimal("8")  # .env beats toml
+    assert settings.cooldown_seconds == 9  # env beats .env
+    assert settings.sim_seed == 3  # CLI beats everything
+
+
+def test_settings_toml_typo_is_named_with_suggestion(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("order_notional = 100\n")
+    with pytest.raises(ConfigError, match=r"unknown setting .order_notional. .*did you mean .order_notional_try."):
+        load_settings(path)
+
+
+def test_settings_toml_float_amount_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("order_notional_try = 100.5\n")
+    with pytest.raises(ConfigError, match="BTCBOT_ORDER_NOTIONAL_TRY: write amounts as strings"):
+        load_settings(path)
+
+
+def test_settings_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_settings_secrets_are_masked_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BTCTURK_API_KEY", "public-key-123")
+    monkeypatch.setenv("BTCTURK_API_SECRET", "c2VjcmV0")
+    settings = load_settings()
+    assert "c2VjcmV0" not in repr(settings)
+    assert "c2VjcmV0" not in str(settings.model_dump())
+    assert settings.keys_present
+
+
+def test_settings_fully_armed_has_no_missing_gates(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"BTCBOT_DRY_RUN": "false", "BTCBOT_KILL_SWITCH": "false", "BTCBOT_LIVE_TRADING": "true",
+                        "BTCBOT_LIVE_TRADING_ACK": ACK_PHRASE, "BTCBOT_EXCHANGE": "btcturk",
+                        "BTCTURK_API_KEY": "k", "BTCTURK_API_SECRET": "c2VjcmV0"}.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().missing_live_gates() == []
+    monkeypatch.delenv("BTCTURK_API_SECRET")
+    assert load_settings().missing_live_gates() == ["BTCTURK_API_KEY/BTCTURK_API_SECRET are not set"]
