@@ -16,6 +16,7 @@ from btcbot.config import Settings
 from btcbot.domain.planner import PlanParams
 from btcbot.domain.reconcile import SearchBudget
 from btcbot.domain.risk import RiskParams
+from btcbot.domain.strategies.exits import ExitParams
 from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
 from btcbot.ports import Exchange
 from btcbot.services.cycle import Deps, Mode, StageConfig
@@ -49,13 +50,23 @@ def stage3_config(settings: Settings) -> StageConfig:
     return StageConfig(
         name="3",
         symbols=tuple(settings.symbols),
-        strategy=ProfitCapture(ProfitCaptureParams(settings.order_notional_try, settings.min_profit_bps)),
+        strategy=ProfitCapture(ProfitCaptureParams(settings.order_notional_try, settings.min_profit_bps,
+                                                   exit_params(settings))),
         risk=risk_params(settings),
         plan=PlanParams(settings.stale_order_seconds, settings.stale_price_bps),
-        budget=SearchBudget(settings.unknown_order_max_probes, settings.unknown_order_max_age_seconds),
+        budget=search_budget(settings),
         bucket_seconds=settings.dedupe_bucket_seconds,
         max_data_age=timedelta(seconds=settings.market_data_max_age_seconds),
     )
+
+
+def search_budget(settings: Settings) -> SearchBudget:
+    return SearchBudget(settings.unknown_order_max_probes, settings.unknown_order_max_age_seconds)
+
+
+def exit_params(settings: Settings) -> ExitParams:
+    return ExitParams(settings.stop_loss_bps, settings.take_profit_bps, settings.position_ttl_minutes,
+                      settings.exit_ladder_step_bps, settings.exit_max_slippage_bps)
 
 
 def risk_params(settings: Settings) -> RiskParams:

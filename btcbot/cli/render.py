@@ -9,8 +9,9 @@ from rich.table import Table
 
 from btcbot.domain.money import dec_str
 from btcbot.services.cycle import CycleReport
+from btcbot.services.recovery import Difference, RecoveryReport
 
-__all__ = ["cycle_json", "render_cycle", "render_status"]
+__all__ = ["cycle_json", "recovery_json", "render_cycle", "render_recovery", "render_status"]
 
 console = Console(highlight=False)
 
@@ -107,3 +108,31 @@ def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> 
     console.print(table)
 
 
+
+
+def _diff_json(diff: Difference) -> dict[str, Any]:
+    return {"kind": diff.kind, "symbol": diff.symbol, "subject": diff.subject, "local": diff.local,
+            "venue": diff.venue, "action": diff.action, "appliable": diff.appliable}
+
+
+def recovery_json(report: RecoveryReport) -> dict[str, Any]:
+    return {"differences": [_diff_json(d) for d in report.differences], "applied": report.applied,
+            "remaining": [_diff_json(d) for d in report.remaining], "exit_code": report.exit_code}
+
+
+def render_recovery(report: RecoveryReport) -> None:
+    if not report.differences:
+        console.print("[green]reconcile: local state matches the exchange[/]")
+        return
+    table = Table(title="differences (local vs exchange)", title_justify="left", header_style="bold")
+    for col in ("kind", "symbol", "subject", "local", "exchange", "action"):
+        table.add_column(col)
+    for d in report.differences:
+        table.add_row(d.kind, d.symbol, d.subject, d.local, d.venue, d.action)
+    console.print(table)
+    if not report.applied:
+        console.print("run [bold]btcbot reconcile --apply[/] to fix them (each fix is recorded as an event)")
+    elif report.remaining:
+        console.print(f"[yellow]{len(report.remaining)} difference(s) remain after --apply[/]")
+    else:
+        console.print("[green]all differences fixed[/]")

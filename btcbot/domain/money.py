@@ -59,8 +59,10 @@ def dec_str(value: Decimal) -> str:
         raise FloatRejected(f"dec_str expects Decimal, got {type(value).__name__}")
     if value == 0:
         return "0"
-    text = format(value.normalize(), "f")
-    return text
+    # normalize() rounds to the context precision; give it exactly the digits the value has, so the
+    # canonical string only strips trailing zeros and never changes the value.
+    exact = decimal.Context(prec=max(1, len(value.as_tuple().digits)))
+    return format(value.normalize(exact), "f")
 
 
 def _step(scale: int) -> Decimal:

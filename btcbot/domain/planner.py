@@ -19,6 +19,7 @@ from decimal import Decimal
 from btcbot.domain.models import Denial, Intent, LocalOrder, Side
 from btcbot.domain.money import dec_str
 from btcbot.domain.order_fsm import IN_FLIGHT, OrderStatus
+from btcbot.domain.strategies.exits import LADDER_KINDS
 
 __all__ = ["Cancel", "Plan", "PlanParams", "plan"]
 
@@ -49,7 +50,8 @@ class Plan:
 
 def _mismatch(order: LocalOrder, intent: Intent, params: PlanParams) -> tuple[str, dict[str, str]] | None:
     distance_bps = abs(order.price - intent.price) / intent.price * BPS
-    if distance_bps > params.stale_price_bps:
+    ladder_step = intent.exit_kind in LADDER_KINDS and order.price != intent.price
+    if distance_bps > params.stale_price_bps or ladder_step:
         return "REPLACE_PRICE_MOVED", {"order_price": dec_str(order.price), "intent_price": dec_str(intent.price),
                                        "distance_bps": dec_str(distance_bps.quantize(Decimal("0.01")))}
     if intent.quantity > 0 and abs(order.remaining - intent.quantity) / intent.quantity > _QTY_TOLERANCE and (

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from btcbot.domain.models import ExchangeOrderStatus, LocalOrder, OrderReport
 from btcbot.domain.order_fsm import TERMINAL, TRANSITIONS, OrderEvent, OrderStatus
 
-__all__ = ["SearchBudget", "event_for_report", "search_exhausted"]
+__all__ = ["Fix", "FixKind", "SearchBudget", "VenueFacts", "event_for_report", "plan_fixes", "search_exhausted"]
 
 _BY_STATUS = {
     ExchangeOrderStatus.UNTOUCHED: OrderEvent.SEEN_OPEN,
@@ -53,3 +54,115 @@ def search_exhausted(order: LocalOrder, now: datetime, budget: SearchBudget) -> 
     return order.probe_count >= budget.max_probes and now - order.created_at >= timedelta(
         seconds=budget.max_age_seconds
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fix planning: local journal vs venue facts → the list of fixes (pure; the cycle and `btcbot reconcile`
+# both use it, the cycle applies every fix at once, the command shows them first).
+# ---------------------------------------------------------------------------------------------------------
+
+
+class FixKind:
+    SETTLE = "SETTLE"  # apply the venue's status to our order (adopt an in-flight order, fill, cancel)
+    NOT_PLACED = "NOT_PLACED"  # an in-flight order the venue never saw, budget spent
+    PROBE = "PROBE"  # not found yet: count a probe, keep waiting
+    VANISHED = "VANISHED"  # a live order the venue no longer knows: count a probe, keep it
+    EXTERNAL = "EXTERNAL"  # an open order on the venue that is not ours: record and tag it
+    MISMATCH = "MISMATCH"  # a terminal order of ours that the venue reports differently: report only
+    FILL = "FILL"  # a venue fill we have not recorded
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    kind: str
+    symbol: str
+    client_order_id: str | None
+    event: OrderEvent | None = None
+    report: OrderReport | None = None
+    local: str = ""  # what our journal says
+    venue: str = ""  # what the venue says
+
+    @property
+    def applicable(self) -> bool:
+        return self.kind != FixKind.MISMATCH
+
+
+@dataclass(frozen=True, slots=True)
+class VenueFacts:
+    """What the venue said: open orders, recent orders per symbol (searched), single-order probes, and the
+    exchange ids the venue said do not exist."""
+
+    open_orders: tuple[OrderReport, ...]
+    history: dict[str, tuple[OrderReport, ...]]
+    probes: dict[int, OrderReport]
+    not_found: frozenset[int]
+    searched: frozenset[str]  # symbols whose history was fetched
+
+
+def _describe(order: LocalOrder) -> str:
+    return f"{order.status.value} filled={order.exchange_filled}"
+
+
+def _describe_report(report: OrderReport) -> str:
+    return f"{report.status.value} left={report.left_quantity} id={report.exchange_order_id}"
+
+
+def plan_fixes(orders: Sequence[LocalOrder], facts: VenueFacts, now: datetime, budget: SearchBudget,
+               exhaustive: bool = False) -> list[Fix]:
+    """Compare every local order with the venue facts. `exhaustive` (manual reconcile after a full
+    search) lets an in-flight order older than the age budget be declared not placed at once."""
+    fixes: list[Fix] = []
+    open_by_exid = {r.exchange_order_id: r for r in facts.open_orders}
+    open_by_cid = {r.client_order_id: r for r in facts.open_orders if r.client_order_id}
+    known_exids = {o.exchange_order_id for o in orders if o.exchange_order_id is not None}
+    known_cids = {o.client_order_id for o in orders}
+    for order in orders:
+        found = _find(order, open_by_exid, open_by_cid, facts)
+        if order.status in TERMINAL:
+            if found is not None and _BY_STATUS[found.status] is not _TERMINAL_EVENT.get(order.status):
+                fixes.append(Fix(FixKind.MISMATCH, order.symbol, order.client_order_id, None, found,
+                                 _describe(order), _describe_report(found)))
+            continue
+        if found is not None:
+            event = event_for_report(order, found)
+            if event is not None:
+                fixes.append(Fix(FixKind.SETTLE, order.symbol, order.client_order_id, event, found,
+                                 _describe(order), _describe_report(found)))
+            continue
+        if order.status in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
+            old_enough = now - order.created_at >= timedelta(seconds=budget.max_age_seconds)
+            if search_exhausted(order, now, budget) or (exhaustive and old_enough and order.symbol in facts.searched):
+                fixes.append(Fix(FixKind.NOT_PLACED, order.symbol, order.client_order_id, OrderEvent.NOT_FOUND,
+                                 None, _describe(order), "not found by client id"))
+            else:
+                fixes.append(Fix(FixKind.PROBE, order.symbol, order.client_order_id, None, None, _describe(order),
+                                 "not found yet"))
+        elif order.exchange_order_id is not None and order.exchange_order_id in facts.not_found:
+            fixes.append(Fix(FixKind.VANISHED, order.symbol, order.client_order_id, None, None, _describe(order),
+                             "unknown to the venue"))
+    for report in facts.open_orders:
+        if report.exchange_order_id in known_exids or (report.client_order_id or "") in known_cids:
+            continue
+        fixes.append(Fix(FixKind.EXTERNAL, report.symbol, None, None, report, "not ours", _describe_report(report)))
+    return fixes
+
+
+_TERMINAL_EVENT = {OrderStatus.FILLED: OrderEvent.FILLED, OrderStatus.CANCELED: OrderEvent.CANCELED}
+
+
+def _find(order: LocalOrder, open_by_exid: dict[int, OrderReport], open_by_cid: dict[str, OrderReport],
+          facts: VenueFacts) -> OrderReport | None:
+    if order.exchange_order_id is not None:
+        if order.exchange_order_id in open_by_exid:
+            return open_by_exid[order.exchange_order_id]
+        probed = facts.probes.get(order.exchange_order_id)
+        if probed is not None:
+            return probed
+        for report in facts.history.get(order.symbol, ()):
+            if report.exchange_order_id == order.exchange_order_id:
+                return report
+        return None
+    if order.client_order_id in open_by_cid:
+        return open_by_cid[order.client_order_id]
+    return next((r for r in facts.history.get(order.symbol, ()) if r.client_order_id == order.client_order_id),
+                None)

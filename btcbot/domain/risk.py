@@ -73,6 +73,10 @@ def filter_intents(
         replaced = existing.get((intent.symbol, intent.side), [])
         freed_slots = len(replaced)
         freed_quote = sum((o.remaining * o.price for o in replaced), ZERO)
+        if intent.meta.get("refused") == "gap":
+            _deny(decision, intent, "EXIT_GAP_BEYOND_SLIPPAGE", kind=intent.exit_kind or "", bid_below=intent.price,
+                  reference=intent.reference_price or intent.price)
+            continue
         if state is TradingState.HALTED:
             _deny(decision, intent, "STATE_HALTED", trading_state=state.value)
             continue

@@ -15,13 +15,14 @@ from btcbot.domain.accounting import Position
 from btcbot.domain.errors import AuthFailed, ExchangeError
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.market import MarketSnapshot
-from btcbot.domain.models import Denial, Intent, Side, TradingState
+from btcbot.domain.models import Denial, Intent, LocalOrder, Side, TradingState
 from btcbot.domain.money import ZERO, dec_str
 from btcbot.domain.order_fsm import IN_FLIGHT, LIVE
 from btcbot.domain.planner import Plan, PlanParams, plan
 from btcbot.domain.reconcile import SearchBudget
 from btcbot.domain.risk import RiskParams, filter_intents
 from btcbot.domain.strategies import Strategy
+from btcbot.domain.strategies.exits import LADDER_KINDS
 from btcbot.domain.symbols import SymbolRules
 from btcbot.ports import Clock, Exchange
 from btcbot.services.execution import ExecutionContext, ExecutionReport, execute
@@ -146,7 +147,8 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
         watch.lap("reconcile", f"settled={len(report.reconcile.settled)} new_fills={len(report.fills.new)}")
 
         report.trading_state = state = store.trading_state()
-        report.intents = intents = stage.strategy.decide(fresh.snapshot, positions)
+        legs = _exit_legs(store, positions)
+        report.intents = intents = stage.strategy.decide(fresh.snapshot, positions, legs)
         store.record([_intent_event(i) for i in intents], cid, now)
         ours = store.orders(IN_FLIGHT | LIVE, include_external=False)
         last_fills = {s: p.last_fill_at for s, p in positions.items() if p.last_fill_at is not None}
@@ -179,6 +181,18 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
     finally:
         store.finish_cycle(cid, report.outcome, report.exit_code, report.summary(), deps.clock.now())
     return report
+
+
+def _exit_legs(store: Store, positions: dict[str, Position]) -> dict[str, list[LocalOrder]]:
+    """Our exit-ladder orders of each open position, oldest first (the ladder's step count and reference)."""
+    legs: dict[str, list[LocalOrder]] = {}
+    for order in store.orders(include_external=False):
+        position = positions.get(order.symbol)
+        if order.exit_kind not in LADDER_KINDS or position is None or position.opened_at is None:
+            continue
+        if order.created_at >= position.opened_at and order.side is Side.SELL:
+            legs.setdefault(order.symbol, []).append(order)
+    return legs
 
 
 def _intent_event(intent: Intent) -> Event:

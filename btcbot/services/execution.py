@@ -131,36 +131,30 @@ def _journal_entry(checked: Preflighted, ctx: ExecutionContext) -> tuple[OrderRe
 
 
 def _send(request: OrderRequest, checked: Preflighted, ctx: ExecutionContext, report: ExecutionReport) -> None:
-    store, cid, now = ctx.store, request.client_order_id, ctx.now
-    common = {"now": now, "cycle_id": ctx.cycle_id}
+    cid = request.client_order_id
+
+    def move(event: OrderEvent, code: str, error: Exception | None = None, exid: int | None = None) -> LocalOrder:
+        detail = {"error": _short(error)} if error is not None else None
+        return ctx.store.apply_order_event(cid, event, now=ctx.now, cycle_id=ctx.cycle_id, code=code, detail=detail,
+                                           exchange_order_id=exid)
+
     try:
         ack = ctx.exchange.submit_order(request)
     except Rejected as exc:
-        report.rejected.append(store.apply_order_event(cid, OrderEvent.REJECTED, code=exc.code, **common))
-        return
-    except OutcomeUnknown as exc:
-        order = store.apply_order_event(cid, OrderEvent.AMBIGUOUS, code="SUBMIT_OUTCOME_UNKNOWN",
-                                        detail={"error": _short(exc)}, **common)
-        report.unknown.append(order)
-        _reserve(checked, ctx)
+        report.rejected.append(move(OrderEvent.REJECTED, exc.code, exc))
         return
     except AuthFailed as exc:
         report.auth_failed = True
-        report.not_placed.append(store.apply_order_event(cid, OrderEvent.NOT_FOUND, code="SUBMIT_AUTH_FAILED",
-                                                         detail={"error": _short(exc)}, **common))
+        report.not_placed.append(move(OrderEvent.NOT_FOUND, "SUBMIT_AUTH_FAILED", exc))
         return
-    except Unavailable as exc:
-        report.not_placed.append(store.apply_order_event(cid, OrderEvent.NOT_FOUND, code="SUBMIT_NOT_SENT",
-                                                         detail={"error": _short(exc)}, **common))
+    except Unavailable as exc:  # provably not sent (connect error, 429 before acceptance)
+        report.not_placed.append(move(OrderEvent.NOT_FOUND, "SUBMIT_NOT_SENT", exc))
         return
-    except ExchangeError as exc:  # anything else the venue said: treat as ambiguous, reconcile settles it
-        report.unknown.append(store.apply_order_event(cid, OrderEvent.AMBIGUOUS, code="SUBMIT_OUTCOME_UNKNOWN",
-                                                      detail={"error": _short(exc)}, **common))
+    except (OutcomeUnknown, ExchangeError) as exc:  # may have landed: reconciliation settles it, never a resend
+        report.unknown.append(move(OrderEvent.AMBIGUOUS, "SUBMIT_OUTCOME_UNKNOWN", exc))
         _reserve(checked, ctx)
         return
-    order = store.apply_order_event(cid, OrderEvent.ACKED, code="SUBMIT_ACKED",
-                                    exchange_order_id=ack.exchange_order_id, **common)
-    report.submitted.append(order)
+    report.submitted.append(move(OrderEvent.ACKED, "SUBMIT_ACKED", exid=ack.exchange_order_id))
     _reserve(checked, ctx)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any
 
 from btcbot.adapters.sqlite.store import Store
 from btcbot.domain.errors import ConfigError, ExchangeError
@@ -22,7 +22,6 @@ __all__ = ["RULES_TTL", "Refresh", "load_rules", "refresh"]
 log = logging.getLogger("btcbot.market")
 RULES_TTL = timedelta(hours=1)
 MAX_WORKERS = 8
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -91,7 +90,7 @@ def refresh(exchange: Exchange, symbols: Sequence[str], rules: dict[str, SymbolR
     return Refresh(snapshot, open_orders, fills, events)
 
 
-def _outcome(fut: Future[T]) -> tuple[T | None, str]:
+def _outcome(fut: Future[Any]) -> tuple[Any, str]:
     try:
         return fut.result(), ""
     except ExchangeError as exc:

@@ -1,17 +1,19 @@
-"""Reconciliation against the venue (R-REC, R-EXEC-4), run at the start of every cycle.
+"""Reconciliation against the venue (R-REC, R-EXEC-4): collect venue facts → plan fixes (pure) → apply.
 
-1. In-flight orders (SUBMITTING/UNKNOWN) are searched by client id in open orders, then in all orders;
-   found → adopted with the venue's id and status; not found → one probe counted, and NOT_PLACED only once
-   the probe and age budget is spent.
-2. Live orders are refreshed from open orders; one that vanished is probed with the single-order endpoint
-   before any conclusion (Closed → FILLED, Canceled → CANCELED).
-3. Open orders on the venue that are not ours are recorded once as external and never cancelled.
+The cycle runs it at the start of every cycle with a minimal search; `btcbot reconcile` runs it with a
+thorough search and shows the fixes before applying them. Either way:
+1. in-flight orders (SUBMITTING/UNKNOWN) are searched by client id in open orders, then all orders; found →
+   adopted with the venue's id and status; not found → a probe is counted, and NOT_PLACED only once the probe
+   and age budget is spent;
+2. live orders are refreshed from open orders; one that vanished is probed with the single-order endpoint
+   before any conclusion (Closed → FILLED, Canceled → CANCELED);
+3. open orders on the venue that are not ours are recorded once as external and never cancelled.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,133 +22,112 @@ from btcbot.domain.errors import ExchangeError, OrderNotFound
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.models import LocalOrder, OrderReport
 from btcbot.domain.money import ZERO, dec_str
-from btcbot.domain.order_fsm import IN_FLIGHT, LIVE, OrderEvent, OrderStatus
-from btcbot.domain.reconcile import SearchBudget, event_for_report, search_exhausted
+from btcbot.domain.order_fsm import IN_FLIGHT, LIVE, OrderStatus
+from btcbot.domain.reconcile import Fix, FixKind, SearchBudget, VenueFacts, plan_fixes
 from btcbot.ports import Exchange
 
-__all__ = ["ReconcileReport", "reconcile_orders"]
+__all__ = ["ReconcileReport", "apply_fixes", "collect_facts", "reconcile_orders"]
 
 log = logging.getLogger("btcbot.reconcile")
-_SEARCH_MARGIN = timedelta(minutes=5)
+SEARCH_MARGIN = timedelta(minutes=5)
 
 
 @dataclass(slots=True)
 class ReconcileReport:
+    fixes: list[Fix] = field(default_factory=list)
     settled: list[LocalOrder] = field(default_factory=list)
     not_placed: list[LocalOrder] = field(default_factory=list)
     still_unknown: list[LocalOrder] = field(default_factory=list)
-    external: list[OrderReport] = field(default_factory=list)
     vanished: list[LocalOrder] = field(default_factory=list)
+    external: list[OrderReport] = field(default_factory=list)
 
 
-def reconcile_orders(
-    exchange: Exchange,
-    store: Store,
-    open_reports: Sequence[OrderReport],
-    now: datetime,
-    cycle_id: int | None,
-    budget: SearchBudget,
-) -> ReconcileReport:
-    """Bring every non-terminal local order in line with the venue; returns what changed."""
-    report = ReconcileReport()
-    by_exid = {r.exchange_order_id: r for r in open_reports}
-    by_cid = {r.client_order_id: r for r in open_reports if r.client_order_id}
-    history: dict[str, list[OrderReport]] = {}
-    for order in store.orders(IN_FLIGHT | LIVE):
-        if order.status in IN_FLIGHT:
-            _settle_in_flight(order, exchange, store, by_cid, history, now, cycle_id, budget, report)
-        elif order.exchange_order_id is not None:
-            _refresh_live(order, exchange, store, by_exid.get(order.exchange_order_id), now, cycle_id, report)
-    _detect_external(store, open_reports, now, cycle_id, report)
+def collect_facts(exchange: Exchange, orders: Sequence[LocalOrder], open_reports: Sequence[OrderReport],
+                  search_symbols: Iterable[str], since: datetime | None) -> VenueFacts:
+    """Search recent orders of `search_symbols` and probe every live order missing from open orders."""
+    history: dict[str, tuple[OrderReport, ...]] = {}
+    searched: set[str] = set()
+    for symbol in sorted(set(search_symbols)):
+        try:
+            history[symbol] = tuple(exchange.all_orders(symbol, start=since, limit=1000))
+            searched.add(symbol)
+        except ExchangeError as exc:
+            log.warning("order search on %s failed: %s", symbol, exc)
+    open_ids = {r.exchange_order_id for r in open_reports}
+    in_history = {r.exchange_order_id for rows in history.values() for r in rows}
+    probes: dict[int, OrderReport] = {}
+    not_found: set[int] = set()
+    for order in orders:
+        exid = order.exchange_order_id
+        if order.status not in LIVE or exid is None or exid in open_ids or exid in in_history:
+            continue
+        try:  # vanished from open orders: ask for this one order before concluding anything
+            probes[exid] = exchange.get_order(exid)
+        except OrderNotFound:
+            not_found.add(exid)
+        except ExchangeError as exc:
+            log.warning("probe of order %s failed: %s", exid, exc)
+    return VenueFacts(tuple(open_reports), history, probes, frozenset(not_found), frozenset(searched))
+
+
+def reconcile_orders(exchange: Exchange, store: Store, open_reports: Sequence[OrderReport], now: datetime,
+                     cycle_id: int | None, budget: SearchBudget) -> ReconcileReport:
+    """The per-cycle pass: search only where an in-flight order needs it, then apply every fix."""
+    orders = store.orders(IN_FLIGHT | LIVE)
+    in_flight = [o for o in orders if o.status in IN_FLIGHT]
+    open_cids = {r.client_order_id for r in open_reports}
+    to_search = {o.symbol for o in in_flight if o.client_order_id not in open_cids}
+    since = min((o.created_at for o in in_flight), default=now) - SEARCH_MARGIN
+    facts = collect_facts(exchange, orders, open_reports, to_search, since)
+    return apply_fixes(store, plan_fixes(orders, facts, now, budget), facts, now, cycle_id)
+
+
+def apply_fixes(store: Store, fixes: Sequence[Fix], facts: VenueFacts, now: datetime,
+                cycle_id: int | None) -> ReconcileReport:
+    """Apply fixes through the FSM; each one writes its event in the same transaction as its change."""
+    report = ReconcileReport(fixes=list(fixes))
+    for fix in fixes:
+        if fix.kind == FixKind.SETTLE and fix.client_order_id and fix.event and fix.report:
+            found = fix.report
+            report.settled.append(store.apply_order_event(
+                fix.client_order_id, fix.event, now=now, cycle_id=cycle_id, code="RECONCILED",
+                exchange_order_id=found.exchange_order_id, exchange_filled=found.filled_quantity,
+                detail={"venue_status": found.status.value, "venue_left": dec_str(found.left_quantity)}))
+        elif fix.kind == FixKind.NOT_PLACED and fix.client_order_id and fix.event:
+            report.not_placed.append(store.apply_order_event(
+                fix.client_order_id, fix.event, now=now, cycle_id=cycle_id, code="SEARCH_EXHAUSTED",
+                detail={"venue": fix.venue}))
+        elif fix.kind == FixKind.PROBE and fix.client_order_id:
+            if fix.symbol in facts.searched:  # only a search that ran counts against the budget
+                report.still_unknown.append(store.note_probe(
+                    fix.client_order_id, now=now, cycle_id=cycle_id, code="NOT_FOUND_YET",
+                    detail={"symbol": fix.symbol}))
+            else:
+                store.record([Event(EventKind.EXCHANGE_ERROR, "SEARCH_FAILED", fix.symbol, fix.client_order_id)],
+                             cycle_id, now)
+        elif fix.kind == FixKind.VANISHED and fix.client_order_id:
+            report.vanished.append(store.note_probe(fix.client_order_id, now=now, cycle_id=cycle_id,
+                                                    code="ORDER_VANISHED", detail={"symbol": fix.symbol}))
+        elif fix.kind == FixKind.EXTERNAL and fix.report is not None:
+            _tag_external(store, fix.report, now, cycle_id)
+            report.external.append(fix.report)
     return report
 
 
-def _apply(store: Store, order: LocalOrder, found: OrderReport, code: str, now: datetime,
-           cycle_id: int | None) -> LocalOrder | None:
-    event = event_for_report(order, found)
-    if event is None:
-        return None
-    return store.apply_order_event(
-        order.client_order_id, event, now=now, cycle_id=cycle_id, code=code,
-        exchange_order_id=found.exchange_order_id, exchange_filled=found.filled_quantity,
-        detail={"venue_status": found.status.value, "venue_left": dec_str(found.left_quantity)},
+def _tag_external(store: Store, found: OrderReport, now: datetime, cycle_id: int | None) -> None:
+    local_cid = f"ext-{found.exchange_order_id}"
+    if store.order(local_cid) is not None:
+        return
+    venue_cid = found.client_order_id or ""
+    order = LocalOrder(
+        client_order_id=local_cid, exchange_order_id=found.exchange_order_id, venue=store.venue, stage="external",
+        symbol=found.symbol, side=found.side, method=found.method, price=found.price, quantity=found.quantity,
+        filled_quantity=ZERO, exchange_filled=found.filled_quantity,
+        status=OrderStatus.PARTIALLY_FILLED if found.filled_quantity > 0 else OrderStatus.OPEN, intent_hash="",
+        dry_run=False, external=True, probe_count=0, created_at=found.created_at, updated_at=now,
+        reason=f"external order (venue client id {venue_cid!r})",
     )
-
-
-def _settle_in_flight(order: LocalOrder, exchange: Exchange, store: Store, by_cid: dict[str | None, OrderReport],
-                      history: dict[str, list[OrderReport]], now: datetime, cycle_id: int | None,
-                      budget: SearchBudget, report: ReconcileReport) -> None:
-    found = by_cid.get(order.client_order_id)
-    if found is None:
-        try:
-            if order.symbol not in history:
-                start = min(o.created_at for o in store.orders(IN_FLIGHT, symbol=order.symbol)) - _SEARCH_MARGIN
-                history[order.symbol] = exchange.all_orders(order.symbol, start=start, limit=1000)
-        except ExchangeError as exc:
-            report.still_unknown.append(store.note_probe(
-                order.client_order_id, now=now, cycle_id=cycle_id, code="SEARCH_FAILED",
-                detail={"error": f"{type(exc).__name__}: {exc}"[:300]}))
-            return
-        found = next((r for r in history[order.symbol] if r.client_order_id == order.client_order_id), None)
-    if found is not None:
-        settled = _apply(store, order, found, "SETTLED_BY_SEARCH", now, cycle_id)
-        if settled is not None:
-            report.settled.append(settled)
-        return
-    if search_exhausted(order, now, budget):
-        report.not_placed.append(store.apply_order_event(
-            order.client_order_id, OrderEvent.NOT_FOUND, now=now, cycle_id=cycle_id, code="SEARCH_EXHAUSTED",
-            detail={"probes": str(order.probe_count)}))
-        return
-    report.still_unknown.append(store.note_probe(order.client_order_id, now=now, cycle_id=cycle_id,
-                                                 code="NOT_FOUND_YET", detail={"symbol": order.symbol}))
-
-
-def _refresh_live(order: LocalOrder, exchange: Exchange, store: Store, seen: OrderReport | None,
-                  now: datetime, cycle_id: int | None, report: ReconcileReport) -> None:
-    assert order.exchange_order_id is not None
-    if seen is not None:
-        updated = _apply(store, order, seen, "REFRESHED_OPEN", now, cycle_id)
-        if updated is not None:
-            report.settled.append(updated)
-        return
-    try:  # vanished from open orders: ask for this one order before concluding anything
-        status = exchange.get_order(order.exchange_order_id)
-    except OrderNotFound:
-        report.vanished.append(store.note_probe(order.client_order_id, now=now, cycle_id=cycle_id,
-                                                code="ORDER_VANISHED", detail={"symbol": order.symbol}))
-        return
-    except ExchangeError as exc:
-        store.note_probe(order.client_order_id, now=now, cycle_id=cycle_id, code="PROBE_FAILED",
-                         detail={"error": f"{type(exc).__name__}: {exc}"[:300]})
-        return
-    updated = _apply(store, order, status, "SETTLED_BY_STATUS", now, cycle_id)
-    if updated is not None:
-        report.settled.append(updated)
-
-
-def _detect_external(store: Store, open_reports: Sequence[OrderReport], now: datetime, cycle_id: int | None,
-                     report: ReconcileReport) -> None:
-    for found in open_reports:
-        if store.order_by_exchange_id(found.exchange_order_id) is not None:
-            continue
-        if found.client_order_id and store.order(found.client_order_id) is not None:
-            continue  # ours, settled above
-        cid = found.client_order_id or ""
-        local_cid = f"ext-{found.exchange_order_id}"
-        if store.order(local_cid) is not None:
-            continue
-        order = LocalOrder(
-            client_order_id=local_cid, exchange_order_id=found.exchange_order_id, venue=store.venue,
-            stage="external", symbol=found.symbol, side=found.side, method=found.method, price=found.price,
-            quantity=found.quantity, filled_quantity=ZERO, exchange_filled=found.filled_quantity,
-            status=OrderStatus.PARTIALLY_FILLED if found.filled_quantity > 0 else OrderStatus.OPEN,
-            intent_hash="", dry_run=False, external=True, probe_count=0, created_at=found.created_at or now,
-            updated_at=now, reason=f"external order (venue client id {cid!r})",
-        )
-        event = Event(EventKind.EXTERNAL_ORDER_DETECTED, "EXTERNAL_TAGGED", found.symbol, local_cid,
-                      {"exchange_order_id": str(found.exchange_order_id), "venue_client_id": cid,
-                       "side": found.side.value, "price": dec_str(found.price),
-                       "quantity": dec_str(found.quantity)})
-        store.insert_order(order, cycle_id, event, now)
-        report.external.append(found)
+    event = Event(EventKind.EXTERNAL_ORDER_DETECTED, "EXTERNAL_TAGGED", found.symbol, local_cid,
+                  {"exchange_order_id": str(found.exchange_order_id), "venue_client_id": venue_cid,
+                   "side": found.side.value, "price": dec_str(found.price), "quantity": dec_str(found.quantity)})
+    store.insert_order(order, cycle_id, event, now)

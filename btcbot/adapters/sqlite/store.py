@@ -80,7 +80,7 @@ class Store(FillsMixin):
                 self._insert_event(conn, event, cycle_id, now)
 
     def events(self, cycle_id: int | None = None, kind: EventKind | None = None) -> list[sqlite3.Row]:
-        sql, params = "SELECT * FROM events WHERE 1=1", []
+        sql, params = "SELECT * FROM events WHERE 1=1", list[object]()
         if cycle_id is not None:
             sql += " AND cycle_id = ?"
             params.append(cycle_id)
@@ -283,7 +283,7 @@ class Store(FillsMixin):
 
     def orders(self, statuses: Iterable[OrderStatus] | None = None, symbol: str | None = None,
                include_external: bool = True) -> list[LocalOrder]:
-        sql, params = "SELECT * FROM orders WHERE venue = ?", [self.venue]
+        sql, params = "SELECT * FROM orders WHERE venue = ?", list[object]([self.venue])
         if statuses is not None:
             wanted = [s.value for s in statuses]
             sql += f" AND status IN ({','.join('?' * len(wanted))})"

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from btcbot.domain.accounting import Position
 from btcbot.domain.market import MarketSnapshot
-from btcbot.domain.models import Intent
+from btcbot.domain.models import Intent, LocalOrder
 
 __all__ = ["Strategy"]
 
 
 class Strategy(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
-    def decide(self, snapshot: MarketSnapshot, positions: Mapping[str, Position]) -> list[Intent]:
-        """Return what the strategy wants now; never rounds (quantization belongs to the symbol)."""
+    def decide(self, snapshot: MarketSnapshot, positions: Mapping[str, Position],
+               exit_legs: Mapping[str, Sequence[LocalOrder]] | None = None) -> list[Intent]:
+        """Return what the strategy wants now; never rounds (quantization belongs to the symbol).
+
+        `exit_legs` are earlier exit-ladder orders per symbol since the position opened, oldest first."""
         ...
