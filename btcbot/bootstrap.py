@@ -130,5 +130,6 @@ def _open_btcturk(settings: Settings, store: Store, clock: Any) -> Exchange:
 
 def _open_paper(settings: Settings, clock: Any, path: Path, live: Exchange) -> Exchange:
     from btcbot.adapters.sim.paper import open_paper
+    from btcbot.services.market import book_symbols
 
-    return open_paper(path, live, clock)  # type: ignore[no-any-return]
+    return open_paper(path, live, clock, book_symbols(settings.symbols))

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     max_open_orders: int = 6
     max_open_orders_per_symbol: int = 2
     cooldown_seconds: int = 0
+    balance_tolerance_bps: Decimal = Decimal("10")
+    balance_mismatch_reduce_only: bool = True
 
     # -- execution and reconciliation (R-EXEC, R-REC) ------------------------------------------------
     stale_order_seconds: int = 900
@@ -123,6 +125,7 @@ class Settings(BaseSettings):
         "max_cycle_notional_try",
         "max_position_notional_try",
         "stale_price_bps",
+        "balance_tolerance_bps",
         mode="before",
     )
     @classmethod
@@ -142,8 +145,8 @@ class Settings(BaseSettings):
         non_negative = ("min_profit_bps", "stop_loss_bps", "take_profit_bps", "position_ttl_minutes",
                         "exit_ladder_step_bps", "exit_max_slippage_bps", "cash_target_try",
                         "max_open_orders", "max_open_orders_per_symbol", "cooldown_seconds",
-                        "stale_price_bps", "unknown_order_max_probes", "unknown_order_max_age_seconds",
-                        "sim_step_seconds")
+                        "stale_price_bps", "balance_tolerance_bps", "unknown_order_max_probes",
+                        "unknown_order_max_age_seconds", "sim_step_seconds")
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"{env_name(name)} must not be negative")

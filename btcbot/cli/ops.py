@@ -51,6 +51,62 @@ def reconcile(config: ConfigOpt = None, state_dir: StateDirOpt = None, apply: Ap
     raise typer.Exit(report.exit_code)
 
 
+@guarded
+def doctor(config: ConfigOpt = None, state_dir: StateDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Check config, keys (signed balances request), clock skew, DB integrity and the lock; never trades.
+
+    Exit 0 when every check passes, 4 when one fails."""
+    from datetime import UTC, datetime
+
+    from btcbot.cli.render import render_checks
+    from btcbot.services.doctor import run_doctor
+
+    settings = settings_from(config, state_dir)
+    checks = run_doctor(settings, datetime.now(UTC))
+    if as_json:
+        echo_json({"checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
+                   "ok": all(c.ok for c in checks)})
+    else:
+        render_checks(checks)
+    raise typer.Exit(0 if all(c.ok for c in checks) else 4)
+
+
+ReduceOnlyOpt = Annotated[bool, typer.Option("--reduce-only", help="Allow sells and cancels (REDUCE_ONLY).")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded in the event).")]
+
+
+def _set_state(config: object, state_dir: object, state: str, reason: str) -> None:
+    from datetime import UTC, datetime
+
+    from btcbot.adapters.sqlite.store import Store
+    from btcbot.bootstrap import select_mode
+    from btcbot.domain.models import TradingState
+
+    settings = settings_from(config, state_dir)  # type: ignore[arg-type]
+    store = Store.open(settings.state_dir, select_mode(settings).venue)
+    try:
+        changed = store.set_trading_state(TradingState(state), reason, None, datetime.now(UTC))
+    finally:
+        store.close()
+    typer.echo(f"trading state {'set to' if changed else 'already'} {state}")
+
+
+@guarded
+def halt(config: ConfigOpt = None, state_dir: StateDirOpt = None, reduce_only: ReduceOnlyOpt = False,
+         reason: ReasonOpt = "operator") -> None:
+    """Stop new submits (HALTED; cancels still run) or only buys (--reduce-only). Persists across runs."""
+    _set_state(config, state_dir, "REDUCE_ONLY" if reduce_only else "HALTED", f"HALT_BY_OPERATOR: {reason}")
+
+
+@guarded
+def resume(config: ConfigOpt = None, state_dir: StateDirOpt = None, reason: ReasonOpt = "operator") -> None:
+    """Return the persisted trading state to NORMAL after investigating why it changed."""
+    _set_state(config, state_dir, "NORMAL", f"RESUME_BY_OPERATOR: {reason}")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("halt")(halt)
+    app.command("resume")(resume)
     app.command("status")(status)
     app.command("reconcile")(reconcile)
+    app.command("doctor")(doctor)

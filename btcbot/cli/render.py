@@ -11,7 +11,7 @@ from btcbot.domain.money import dec_str
 from btcbot.services.cycle import CycleReport
 from btcbot.services.recovery import Difference, RecoveryReport
 
-__all__ = ["cycle_json", "recovery_json", "render_cycle", "render_recovery", "render_status"]
+__all__ = ["cycle_json", "recovery_json", "render_checks", "render_cycle", "render_recovery", "render_status"]
 
 console = Console(highlight=False)
 
@@ -136,3 +136,9 @@ def render_recovery(report: RecoveryReport) -> None:
         console.print(f"[yellow]{len(report.remaining)} difference(s) remain after --apply[/]")
     else:
         console.print("[green]all differences fixed[/]")
+
+
+def render_checks(checks: list[Any]) -> None:
+    for check in checks:
+        mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
+        console.print(f"{mark} {check.name:<9} {check.detail}")

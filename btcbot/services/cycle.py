@@ -12,6 +12,7 @@ from decimal import Decimal
 from btcbot.adapters.sqlite.store import Store
 from btcbot.config import Settings
 from btcbot.domain.accounting import Position
+from btcbot.domain.balances import Mismatch
 from btcbot.domain.errors import AuthFailed, ExchangeError
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.market import MarketSnapshot
@@ -25,6 +26,7 @@ from btcbot.domain.strategies import Strategy
 from btcbot.domain.strategies.exits import LADDER_KINDS
 from btcbot.domain.symbols import SymbolRules
 from btcbot.ports import Clock, Exchange
+from btcbot.services.balance_check import check_balances
 from btcbot.services.execution import ExecutionContext, ExecutionReport, execute
 from btcbot.services.ledger import FillsReport, fills_since
 from btcbot.services.market import load_rules, refresh
@@ -93,6 +95,7 @@ class CycleReport:
     fills: FillsReport | None = None
     positions: dict[str, Position] = field(default_factory=dict)
     valuation: Valuation | None = None
+    balance_mismatches: list[Mismatch] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
@@ -144,6 +147,9 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
                                    new=store.record_fills(fresh.fills or [], now, cid))
         report.positions = positions = store.positions()
         report.valuation = value_account(fresh.snapshot, store, now)
+        report.balance_mismatches = check_balances(
+            store, fresh.snapshot.balances, stage.symbols, deps.settings.balance_tolerance_bps,
+            deps.settings.balance_mismatch_reduce_only, now, cid)
         watch.lap("reconcile", f"settled={len(report.reconcile.settled)} new_fills={len(report.fills.new)}")
 
         report.trading_state = state = store.trading_state()

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
+from btcbot.adapters.sqlite.store import Store
+from btcbot.domain.balances import compare_balances, implied_totals
 from btcbot.domain.models import Balance, FillReport
 from btcbot.domain.money import dec_str
 from btcbot.domain.order_fsm import TERMINAL
 from btcbot.domain.reconcile import Fix, FixKind, SearchBudget, plan_fixes
+from btcbot.services.balance_check import implied_now, managed_assets, set_baseline
 from btcbot.services.cycle import Deps
 from btcbot.services.reconcile import apply_fixes, collect_facts
 
@@ -19,7 +23,8 @@ LOOKBACK = timedelta(days=7)
 ACTIONS = {
     FixKind.SETTLE: "apply venue status", FixKind.NOT_PLACED: "mark NOT_PLACED", FixKind.PROBE: "keep searching",
     FixKind.VANISHED: "keep, probe again", FixKind.EXTERNAL: "record as external (never cancelled)",
-    FixKind.MISMATCH: "none (terminal order; investigate)", "FILL": "record fill", "BALANCE": "refresh snapshot",
+    FixKind.MISMATCH: "none (terminal order; investigate)", "FILL": "record fill",
+    "BALANCE": "accept venue totals as new baseline",
 }
 _UNAPPLIABLE = {FixKind.PROBE, FixKind.VANISHED, FixKind.MISMATCH}
 
@@ -65,6 +70,8 @@ def run_reconcile(deps: Deps, apply: bool, budget: SearchBudget) -> RecoveryRepo
     store.record_fills(missing_fills, now, cycle_id)
     if venue_balances is not None:
         store.save_balances(cycle_id, venue_balances, now)
+        if any(d.kind == "BALANCE" for d in report.differences):  # the operator accepted the venue's totals
+            set_baseline(store, {b.asset: b for b in venue_balances}, now)
     report.remaining, _ = _differences(deps, budget)
     store.finish_cycle(cycle_id, "ok" if not report.remaining else "differences", report.exit_code,
                        {"differences": len(report.differences), "remaining": len(report.remaining)},
@@ -85,9 +92,8 @@ def _differences(deps: Deps, budget: SearchBudget) -> tuple[list[Difference], tu
     known = {f.trade_id for f in store.fills()}
     missing_fills = [f for f in venue_fills if f.trade_id not in known]
     venue_balances: list[Balance] | None = exchange.balances()
-    local_balances, _ = store.latest_balances()
     diffs = [_from_fix(f) for f in fixes] + [_from_fill(f) for f in missing_fills]
-    diffs += _balance_diffs(local_balances, venue_balances or [])
+    diffs += _balance_diffs(store, missing_fills, venue_balances or [], managed_assets(symbols))
     return diffs, (fixes, facts, missing_fills, venue_balances, now)
 
 
@@ -101,17 +107,17 @@ def _from_fill(fill: FillReport) -> Difference:
     return Difference("FILL", fill.symbol, f"trade {fill.trade_id}", "missing", venue)
 
 
-def _balance_diffs(local: list[Balance], venue: list[Balance]) -> list[Difference]:
-    mine = {b.asset: b for b in local}
-    diffs = []
-    for balance in venue:
-        old = mine.get(balance.asset)
-        if old is None and balance.total == 0:
-            continue
-        if old is None or old.free != balance.free or old.locked != balance.locked:
-            local_text = f"free={dec_str(old.free)} locked={dec_str(old.locked)}" if old else "no snapshot"
-            diffs.append(Difference("BALANCE", balance.asset, balance.asset, local_text,
-                                    f"free={dec_str(balance.free)} locked={dec_str(balance.locked)}"))
-    return diffs
-
-
+def _balance_diffs(store: Store, missing_fills: list[FillReport], venue: list[Balance],
+                   assets: set[str]) -> list[Difference]:
+    """Venue totals vs what the ledger implies (baseline + recorded fills + the fills about to be recorded);
+    without a baseline yet, vs the last snapshot. free/locked move with our own orders, so totals only."""
+    implied = implied_now(store)
+    if implied is not None:
+        implied = implied_totals(implied, missing_fills)
+        label = "ledger implies"
+    else:
+        implied = {b.asset: b.total for b in store.latest_balances()[0]}
+        label = "last snapshot"
+    actual = {b.asset: b.total for b in venue}
+    return [Difference("BALANCE", m.asset, m.asset, f"{label} {dec_str(m.implied)}", f"total {dec_str(m.actual)}")
+            for m in compare_balances(implied, actual, assets | set(actual), Decimal(0))]

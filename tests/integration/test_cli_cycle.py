@@ -116,3 +116,27 @@ def test_help_works_for_every_command(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage" in result.output
+
+
+def test_halt_blocks_submits_and_resume_restores(isolated_env: Path) -> None:
+    assert runner.invoke(app, ["halt", "--reason", "test"]).exit_code == 0
+    result = runner.invoke(app, ["run", "--json"])
+    assert result.exit_code == 0
+    cycle = json.loads(result.stdout)
+    assert cycle["trading_state"] == "HALTED"
+    assert cycle["submitted"] == []
+    assert {d["code"] for d in cycle["dropped"]} == {"STATE_HALTED"}
+    assert runner.invoke(app, ["resume"]).exit_code == 0
+    cycle = json.loads(runner.invoke(app, ["run", "--json"]).stdout)
+    assert cycle["trading_state"] == "NORMAL" and cycle["submitted"]
+
+
+def test_reconcile_after_cycles_is_clean_and_doctor_passes(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BTCBOT_SIM_STEP_SECONDS", "300")
+    for _ in range(3):
+        assert runner.invoke(app, ["run"]).exit_code == 0
+    result = runner.invoke(app, ["reconcile", "--json"])
+    assert result.exit_code in (0, 4), result.output
+    if result.exit_code == 4:  # fills that happened while reconcile advanced the simulated market
+        assert runner.invoke(app, ["reconcile", "--apply"]).exit_code == 0
+    assert runner.invoke(app, ["doctor"]).exit_code == 0

@@ -155,6 +155,15 @@ class FillsMixin:
             sql += f" LIMIT {int(limit)}"
         return [_fill_from_row(r) for r in self.db.query(sql, (self.venue,))]
 
+    def fills_after(self, row_id: int) -> tuple[list[FillReport], int]:
+        """Every fill recorded after row `row_id` (ours and external) in recording order, and the last row id."""
+        rows = self.db.query("SELECT * FROM fills WHERE venue = ? AND id > ? ORDER BY id", (self.venue, row_id))
+        return [_fill_from_row(r) for r in rows], (int(rows[-1]["id"]) if rows else row_id)
+
+    def last_fill_row(self) -> int:
+        row = self.db.query_one("SELECT MAX(id) AS m FROM fills WHERE venue = ?", (self.venue,))
+        return int(row["m"]) if row and row["m"] is not None else 0
+
     def last_fill_at(self) -> datetime | None:
         row = self.db.query_one("SELECT MAX(ts) AS ts FROM fills WHERE venue = ?", (self.venue,))
         return _parse(row["ts"]) if row and row["ts"] else None

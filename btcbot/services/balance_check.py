@@ -1,0 +1,70 @@
+"""Balance check each cycle (R-ACC-4): exchange totals vs what the fills ledger implies since a baseline.
+
+The first check records the venue's totals as the baseline. A difference beyond the tolerance is a
+BALANCE_MISMATCH event every cycle it is seen; seen in two consecutive cycles (a late fill can explain one)
+it switches trading to REDUCE_ONLY when `balance_mismatch_reduce_only` is set. `btcbot reconcile --apply`
+takes a new baseline once the cause is understood.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+
+from btcbot.adapters.sqlite.store import Store
+from btcbot.domain.balances import Mismatch, compare_balances, implied_totals
+from btcbot.domain.events import Event, EventKind
+from btcbot.domain.models import Balance, TradingState
+from btcbot.domain.money import dec_str, to_decimal
+from btcbot.domain.symbols import split_symbol
+
+__all__ = ["BASELINE_KEY", "check_balances", "implied_now", "managed_assets", "set_baseline"]
+
+BASELINE_KEY = "balance_baseline"
+STREAK_KEY = "balance_mismatch_streak"
+
+
+def managed_assets(symbols: Iterable[str]) -> set[str]:
+    assets: set[str] = set()
+    for symbol in symbols:
+        assets.update(split_symbol(symbol))
+    return assets
+
+
+def set_baseline(store: Store, balances: Mapping[str, Balance], now: datetime) -> None:
+    payload = {"fill_row": store.last_fill_row(), "totals": {a: dec_str(b.total) for a, b in balances.items()},
+               "as_of": now.isoformat()}
+    store.set_kv(BASELINE_KEY, json.dumps(payload, sort_keys=True), now)
+    store.set_kv(STREAK_KEY, "0", now)
+
+
+def implied_now(store: Store) -> dict[str, Decimal] | None:
+    text = store.get_kv(BASELINE_KEY)
+    if text is None:
+        return None
+    baseline = json.loads(text)
+    fills, _ = store.fills_after(int(baseline["fill_row"]))
+    return implied_totals({a: to_decimal(v) for a, v in baseline["totals"].items()}, fills)
+
+
+def check_balances(store: Store, balances: Mapping[str, Balance] | None, symbols: Iterable[str],
+                   tolerance_bps: Decimal, reduce_only: bool, now: datetime, cycle_id: int | None) -> list[Mismatch]:
+    if balances is None:
+        return []
+    implied = implied_now(store)
+    if implied is None:
+        set_baseline(store, balances, now)
+        return []
+    actual = {a: b.total for a, b in balances.items()}
+    mismatches = compare_balances(implied, actual, managed_assets(symbols), tolerance_bps)
+    streak = int(store.get_kv(STREAK_KEY) or "0") + 1 if mismatches else 0
+    store.set_kv(STREAK_KEY, str(streak), now)
+    store.record([Event(EventKind.BALANCE_MISMATCH, "BALANCE_MISMATCH", m.asset, None,
+                        {"implied": dec_str(m.implied), "actual": dec_str(m.actual),
+                         "difference": dec_str(m.difference), "consecutive_cycles": str(streak)})
+                  for m in mismatches], cycle_id, now)
+    if streak >= 2 and reduce_only:
+        store.set_trading_state(TradingState.REDUCE_ONLY, "BALANCE_MISMATCH", cycle_id, now)
+    return mismatches

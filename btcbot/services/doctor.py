@@ -1,0 +1,106 @@
+"""`btcbot doctor`: checks config, keys (a signed balances request), clock skew, DB integrity and the lock.
+Never trades and never takes the instance lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from btcbot.adapters.lock import LOCK_FILENAME
+from btcbot.adapters.sqlite.db import Database
+from btcbot.adapters.sqlite.migrations import SCHEMA_VERSION
+from btcbot.adapters.sqlite.store import DB_FILENAME
+from btcbot.config import Settings
+from btcbot.domain.errors import AuthFailed, ExchangeError
+
+__all__ = ["MAX_SKEW", "Check", "run_doctor"]
+
+MAX_SKEW = timedelta(seconds=2)  # BTCTurk refuses stamps more than 5 s off; warn well before that
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def run_doctor(settings: Settings, now: datetime, exchange_factory: Any = None) -> list[Check]:
+    checks = [_config(settings), _database(settings), _lock(settings)]
+    if settings.exchange == "btcturk":
+        exchange = exchange_factory(settings) if exchange_factory else _btcturk(settings)
+        try:
+            checks += [_clock(exchange, now), _keys(exchange, settings)]
+        finally:
+            exchange.close()
+    else:
+        checks.append(Check("exchange", True, "built-in simulator (offline); no keys or clock needed"))
+    return checks
+
+
+def _btcturk(settings: Settings) -> Any:
+    from btcbot.adapters.btcturk import BtcTurkExchange
+
+    return BtcTurkExchange(base_url=settings.base_url, graph_url=settings.graph_url, api_key=settings.api_key,
+                           api_secret=settings.api_secret)
+
+
+def _config(settings: Settings) -> Check:
+    gates = settings.missing_live_gates()
+    mode = "live armed" if not gates else "dry-run (" + "; ".join(gates) + ")"
+    return Check("config", True, f"exchange={settings.exchange} symbols={','.join(settings.symbols)} {mode}")
+
+
+def _database(settings: Settings) -> Check:
+    path = settings.state_dir / DB_FILENAME
+    if not path.exists():
+        return Check("database", True, f"{path} not created yet (the first run creates it)")
+    db = Database(path)
+    try:
+        result = db.query_one("PRAGMA integrity_check")
+        version = db.query_one("PRAGMA user_version")
+        ok_integrity = result is not None and result[0] == "ok"
+        v = int(version[0]) if version else 0
+        ok = ok_integrity and v <= SCHEMA_VERSION
+        return Check("database", ok, f"integrity {'ok' if ok_integrity else result[0] if result else '?'}, "
+                                     f"schema {v} (code knows {SCHEMA_VERSION})")
+    finally:
+        db.close()
+
+
+def _lock(settings: Settings) -> Check:
+    path = settings.state_dir / LOCK_FILENAME
+    if not settings.state_dir.exists():
+        return Check("lock", True, "state dir not created yet")
+    lock = FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return Check("lock", True, f"{path} is held by a running btcbot (normal during a cycle)")
+    lock.release()
+    return Check("lock", True, f"{path} free")
+
+
+def _clock(exchange: Any, now: datetime) -> Check:
+    try:
+        server = exchange.server_time()
+    except ExchangeError as exc:
+        return Check("clock", False, f"server time unavailable: {type(exc).__name__}: {exc}")
+    skew = server - now
+    ok = abs(skew) <= MAX_SKEW
+    return Check("clock", ok, f"skew {skew.total_seconds():+.3f} s vs exchange (limit ±{MAX_SKEW.seconds} s)")
+
+
+def _keys(exchange: Any, settings: Settings) -> Check:
+    if not settings.keys_present:
+        return Check("keys", False, "BTCTURK_API_KEY/BTCTURK_API_SECRET are not set")
+    try:
+        balances = exchange.balances()
+    except AuthFailed as exc:
+        return Check("keys", False, f"signature refused: {exc}")
+    except ExchangeError as exc:
+        return Check("keys", False, f"balances unavailable: {type(exc).__name__}: {exc}")
+    return Check("keys", True, f"signed balances request ok ({len(balances)} assets)")
