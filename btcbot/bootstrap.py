@@ -125,7 +125,8 @@ def _open_btcturk(settings: Settings, store: Store, clock: Any) -> Exchange:
     from btcbot.adapters.btcturk import BtcTurkExchange
 
     return BtcTurkExchange(base_url=settings.base_url, graph_url=settings.graph_url, api_key=settings.api_key,
-                           api_secret=settings.api_secret, clock=clock.now, block_store=store)
+                           api_secret=settings.api_secret, clock=clock.now, block_store=store,
+                           read_timeout=float(settings.http_timeout_seconds))
 
 
 def _open_paper(settings: Settings, clock: Any, path: Path, live: Exchange) -> Exchange:

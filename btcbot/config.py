@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     live_trading: bool = False
     live_trading_ack: str | None = None
     log_format: Literal["text", "json"] = "text"
+    http_timeout_seconds: int = 15
+    pnl_timezone: str = "Europe/Istanbul"
 
     # -- stage-3 strategy (R-STRAT) ------------------------------------------------------------------
     order_notional_try: Decimal = Decimal("250")
@@ -134,11 +136,22 @@ class Settings(BaseSettings):
             raise ValueError("write amounts as strings or integers, e.g. \"250\" (floats lose precision)")
         return to_decimal(value) if isinstance(value, str | int | Decimal) else value
 
+    @field_validator("pnl_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known time zone (e.g. Europe/Istanbul, UTC)") from None
+        return value
+
     @model_validator(mode="after")
     def _check_ranges(self) -> Settings:
         positive = ("order_notional_try", "max_order_notional_try", "max_cycle_notional_try",
                     "max_position_notional_try", "dedupe_bucket_seconds", "stale_order_seconds",
-                    "market_data_max_age_seconds")
+                    "market_data_max_age_seconds", "http_timeout_seconds")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{env_name(name)} must be greater than 0")

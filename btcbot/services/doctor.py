@@ -45,7 +45,7 @@ def _btcturk(settings: Settings) -> Any:
     from btcbot.adapters.btcturk import BtcTurkExchange
 
     return BtcTurkExchange(base_url=settings.base_url, graph_url=settings.graph_url, api_key=settings.api_key,
-                           api_secret=settings.api_secret)
+                           api_secret=settings.api_secret, read_timeout=float(settings.http_timeout_seconds))
 
 
 def _config(settings: Settings) -> Check:

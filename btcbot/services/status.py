@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from filelock import FileLock, Timeout
@@ -11,10 +12,11 @@ from btcbot.adapters.lock import LOCK_FILENAME
 from btcbot.adapters.sqlite.store import Store, iso
 from btcbot.bootstrap import select_mode
 from btcbot.config import Settings
-from btcbot.domain.accounting import DEFAULT_TZ, day_bounds, drawdown_pct, unrealized_pnl
+from btcbot.domain.accounting import day_bounds, drawdown_pct, unrealized_pnl
 from btcbot.domain.models import LocalOrder
 from btcbot.domain.money import ZERO, dec_str, to_decimal
 from btcbot.domain.order_fsm import IN_FLIGHT, LIVE
+from btcbot.domain.symbols import split_symbol
 from btcbot.services.valuation import load_marks
 
 __all__ = ["collect_status"]
@@ -50,7 +52,7 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
                          "realized_pnl": dec_str(p.realized_pnl), "fees_paid": dec_str(p.fees_paid),
                          "unrealized_pnl": dec_str(unreal) if unreal is not None else None})
     balances, as_of = store.latest_balances()
-    start, end = day_bounds(now, DEFAULT_TZ)
+    start, end = day_bounds(now, settings.pnl_timezone)
     equity_text, peak_text = store.get_kv("equity_try"), store.get_kv("peak_equity_try")
     equity = to_decimal(equity_text) if equity_text else None
     peak = to_decimal(peak_text) if peak_text else None
@@ -71,9 +73,10 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
         "positions": pos_rows,
         "balances": [{"asset": b.asset, "free": dec_str(b.free), "locked": dec_str(b.locked),
                       "total": dec_str(b.total), "as_of": iso(as_of) if as_of else None} for b in balances],
-        "pnl": {"realized_today": dec_str(store.realized_between(start, end)),
-                "realized_total": dec_str(sum((p.realized_pnl for p in positions.values()), ZERO)),
-                "fees_total": dec_str(sum((p.fees_paid for p in positions.values()), ZERO)),
+        "pnl": {"currency": "TRY",
+                "realized_today": dec_str(_in_try(store.realized_between(start, end), marks)),
+                "realized_total": dec_str(_in_try({s: p.realized_pnl for s, p in positions.items()}, marks)),
+                "fees_total": dec_str(_in_try({s: p.fees_paid for s, p in positions.items()}, marks)),
                 "equity": dec_str(equity) if equity is not None else None,
                 "peak_equity": dec_str(peak) if peak is not None else None,
                 "drawdown_pct": dec_str(drawdown_pct(equity, peak)) if equity is not None and peak else "0"},
@@ -91,6 +94,17 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
                           "tax": dec_str(f.tax), "timestamp": iso(f.timestamp),
                           "client_order_id": f.client_order_id} for f in store.fills(limit=fills)]
     return data
+
+
+def _in_try(per_symbol: dict[str, Decimal], marks: dict[str, Decimal]) -> Decimal:
+    """Sum per-symbol quote amounts in TRY (USDT-quoted amounts at the last USDTTRY mark)."""
+    total = ZERO
+    for symbol, amount in per_symbol.items():
+        quote = split_symbol(symbol)[1]
+        rate = Decimal(1) if quote == "TRY" else marks.get(f"{quote}TRY")
+        if rate is not None:
+            total += amount * rate
+    return total
 
 
 def _lock_held(settings: Settings) -> bool:

@@ -168,13 +168,17 @@ class FillsMixin:
         row = self.db.query_one("SELECT MAX(ts) AS ts FROM fills WHERE venue = ?", (self.venue,))
         return _parse(row["ts"]) if row and row["ts"] else None
 
-    def realized_between(self, start: datetime, end: datetime) -> Decimal:
+    def realized_between(self, start: datetime, end: datetime) -> dict[str, Decimal]:
+        """Realized PnL of the bot's fills in [start, end) per symbol, in each symbol's quote."""
         rows = self.db.query(
-            "SELECT f.realized_pnl FROM fills f JOIN orders o ON o.id = f.order_id WHERE f.venue = ? "
+            "SELECT f.symbol, f.realized_pnl FROM fills f JOIN orders o ON o.id = f.order_id WHERE f.venue = ? "
             "AND o.external = 0 AND f.ts >= ? AND f.ts < ?",
             (self.venue, _iso(start), _iso(end)),
         )
-        return sum((to_decimal(r["realized_pnl"]) for r in rows), ZERO)
+        totals: dict[str, Decimal] = {}
+        for r in rows:
+            totals[r["symbol"]] = totals.get(r["symbol"], ZERO) + to_decimal(r["realized_pnl"])
+        return totals
 
 
 def _fill_from_row(row: sqlite3.Row) -> FillReport:
