@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from btcbot.domain.models import ExchangeOrderStatus, LocalOrder, OrderReport
@@ -97,6 +97,7 @@ class VenueFacts:
     probes: dict[int, OrderReport]
     not_found: frozenset[int]
     searched: frozenset[str]  # symbols whose history was fetched
+    fill_orders: dict[str, int] = field(default_factory=dict)  # client id -> exchange id seen on a fill
 
 
 def _describe(order: LocalOrder) -> str:
@@ -164,5 +165,8 @@ def _find(order: LocalOrder, open_by_exid: dict[int, OrderReport], open_by_cid: 
         return None
     if order.client_order_id in open_by_cid:
         return open_by_cid[order.client_order_id]
-    return next((r for r in facts.history.get(order.symbol, ()) if r.client_order_id == order.client_order_id),
-                None)
+    found = next((r for r in facts.history.get(order.symbol, ()) if r.client_order_id == order.client_order_id),
+                 None)
+    if found is None and order.client_order_id in facts.fill_orders:  # filled, but missing from allOrders
+        found = facts.probes.get(facts.fill_orders[order.client_order_id])
+    return found

@@ -142,7 +142,8 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
         watch.lap("refresh", f"books={len(fresh.snapshot.books)} stale={len(fresh.snapshot.stale)} "
                              f"open={len(fresh.open_orders)}")
 
-        report.reconcile = reconcile_orders(exchange, store, fresh.open_orders, now, cid, stage.budget)
+        report.reconcile = reconcile_orders(exchange, store, fresh.open_orders, now, cid, stage.budget,
+                                            fresh.fills or [])
         report.fills = FillsReport(fetched=len(fresh.fills or []), skipped=fresh.fills is None,
                                    new=store.record_fills(fresh.fills or [], now, cid))
         report.positions = positions = store.positions()

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from btcbot.adapters.sqlite.store import Store
 from btcbot.domain.errors import ExchangeError, OrderNotFound
 from btcbot.domain.events import Event, EventKind
-from btcbot.domain.models import LocalOrder, OrderReport
+from btcbot.domain.models import FillReport, LocalOrder, OrderReport
 from btcbot.domain.money import ZERO, dec_str
 from btcbot.domain.order_fsm import IN_FLIGHT, LIVE, OrderStatus
 from btcbot.domain.reconcile import Fix, FixKind, SearchBudget, VenueFacts, plan_fixes
@@ -43,8 +43,10 @@ class ReconcileReport:
 
 
 def collect_facts(exchange: Exchange, orders: Sequence[LocalOrder], open_reports: Sequence[OrderReport],
-                  search_symbols: Iterable[str], since: datetime | None) -> VenueFacts:
-    """Search recent orders of `search_symbols` and probe every live order missing from open orders."""
+                  search_symbols: Iterable[str], since: datetime | None,
+                  fills: Sequence[FillReport] = ()) -> VenueFacts:
+    """Search recent orders of `search_symbols`, probe every live order missing from open orders, and
+    probe the exchange id of any fill that carries the client id of an in-flight order."""
     history: dict[str, tuple[OrderReport, ...]] = {}
     searched: set[str] = set()
     for symbol in sorted(set(search_symbols)):
@@ -54,12 +56,17 @@ def collect_facts(exchange: Exchange, orders: Sequence[LocalOrder], open_reports
         except ExchangeError as exc:
             log.warning("order search on %s failed: %s", symbol, exc)
     open_ids = {r.exchange_order_id for r in open_reports}
-    in_history = {r.exchange_order_id for rows in history.values() for r in rows}
+    in_history = {r.exchange_order_id: r for rows in history.values() for r in rows}
+    in_flight = {o.client_order_id for o in orders if o.status in IN_FLIGHT}
+    fill_orders = {f.client_order_id: f.exchange_order_id for f in fills if f.client_order_id in in_flight}
+    to_probe = [o.exchange_order_id for o in orders if o.status in LIVE and o.exchange_order_id is not None]
+    to_probe += [exid for cid, exid in fill_orders.items()]
     probes: dict[int, OrderReport] = {}
     not_found: set[int] = set()
-    for order in orders:
-        exid = order.exchange_order_id
-        if order.status not in LIVE or exid is None or exid in open_ids or exid in in_history:
+    for exid in dict.fromkeys(to_probe):
+        if exid in open_ids or exid in in_history:
+            if exid in in_history:
+                probes[exid] = in_history[exid]
             continue
         try:  # vanished from open orders: ask for this one order before concluding anything
             probes[exid] = exchange.get_order(exid)
@@ -67,18 +74,19 @@ def collect_facts(exchange: Exchange, orders: Sequence[LocalOrder], open_reports
             not_found.add(exid)
         except ExchangeError as exc:
             log.warning("probe of order %s failed: %s", exid, exc)
-    return VenueFacts(tuple(open_reports), history, probes, frozenset(not_found), frozenset(searched))
+    return VenueFacts(tuple(open_reports), history, probes, frozenset(not_found), frozenset(searched),
+                      {cid: exid for cid, exid in fill_orders.items() if cid is not None})
 
 
 def reconcile_orders(exchange: Exchange, store: Store, open_reports: Sequence[OrderReport], now: datetime,
-                     cycle_id: int | None, budget: SearchBudget) -> ReconcileReport:
+                     cycle_id: int | None, budget: SearchBudget, fills: Sequence[FillReport] = ()) -> ReconcileReport:
     """The per-cycle pass: search only where an in-flight order needs it, then apply every fix."""
     orders = store.orders(IN_FLIGHT | LIVE)
     in_flight = [o for o in orders if o.status in IN_FLIGHT]
     open_cids = {r.client_order_id for r in open_reports}
     to_search = {o.symbol for o in in_flight if o.client_order_id not in open_cids}
     since = min((o.created_at for o in in_flight), default=now) - SEARCH_MARGIN
-    facts = collect_facts(exchange, orders, open_reports, to_search, since)
+    facts = collect_facts(exchange, orders, open_reports, to_search, since, fills)
     return apply_fixes(store, plan_fixes(orders, facts, now, budget), facts, now, cycle_id)
 
 

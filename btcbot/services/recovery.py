@@ -86,9 +86,9 @@ def _differences(deps: Deps, budget: SearchBudget) -> tuple[list[Difference], tu
     symbols = sorted(set(symbols) | {o.symbol for o in orders})
     open_reports = exchange.open_orders(symbols)
     since = min([now - LOOKBACK, *(o.created_at for o in orders if o.status not in TERMINAL)])
-    facts = collect_facts(exchange, orders, open_reports, symbols, since)
-    fixes = plan_fixes(orders, facts, now, budget, exhaustive=True)
     venue_fills = exchange.fills(symbols, since=since)
+    facts = collect_facts(exchange, orders, open_reports, symbols, since, venue_fills)
+    fixes = plan_fixes(orders, facts, now, budget, exhaustive=True)
     known = {f.trade_id for f in store.fills()}
     missing_fills = [f for f in venue_fills if f.trade_id not in known]
     venue_balances: list[Balance] | None = exchange.balances()
