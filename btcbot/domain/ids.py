@@ -13,7 +13,9 @@ CLIENT_ID_MAX_LEN = 36  # BTCTurk generates GUIDs (36 chars) when none is given;
 
 
 def bucket_of(now: datetime, bucket_seconds: int) -> int:
-    """The dedupe time bucket `now` falls into."""
+    """The dedupe time bucket `now` (timezone-aware) falls into."""
+    if now.tzinfo is None:
+        raise ValueError("bucket_of needs an aware datetime")
     if bucket_seconds <= 0:
         raise ValueError("bucket_seconds must be positive")
     return int(now.timestamp()) // bucket_seconds
@@ -22,8 +24,9 @@ def bucket_of(now: datetime, bucket_seconds: int) -> int:
 def client_order_id(stage: str, symbol: str, side: Side, intent_hash: str, bucket: int) -> str:
     """`bb<stage><b|s>-<symbol>-<16 hex>`: readable, deterministic, at most 36 characters."""
     digest = hashlib.sha256(f"{stage}|{symbol}|{side.value}|{intent_hash}|{bucket}".encode()).hexdigest()
-    cid = f"bb{stage}{side.value[0]}-{symbol[:12]}-{digest[:16]}"
-    assert len(cid) <= CLIENT_ID_MAX_LEN
+    cid = f"bb{stage[:3]}{side.value[0]}-{symbol[:12]}-{digest[:16]}"  # the hash covers the full stage
+    if len(cid) > CLIENT_ID_MAX_LEN:
+        raise ValueError(f"client order id {cid!r} longer than {CLIENT_ID_MAX_LEN}")
     return cid
 
 

@@ -50,6 +50,8 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
         raise TypeError(f"{field}: {type(value).__name__} is not a decimal amount")
     if not result.is_finite():
         raise ValueError(f"{field}: {value!r} is not a finite number")
+    if result and not -40 <= result.adjusted() <= 30:  # absurd magnitudes are bad input, not money
+        raise ValueError(f"{field}: {value!r} is out of range")
     return result
 
 

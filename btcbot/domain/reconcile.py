@@ -22,8 +22,8 @@ _BY_STATUS = {
 def event_for_report(order: LocalOrder, report: OrderReport) -> OrderEvent | None:
     """The event that brings `order` in line with `report`, or None when nothing changes.
 
-    Untouched with some fill already counted (a partial fill that reverted is impossible) maps to
-    SEEN_OPEN; a self-loop is reported only when it changes status or reported filled quantity.
+    Untouched with a fill maps to PARTIALLY_FILLED; a self-loop is reported only when it changes the
+    status, the exchange id or the reported filled quantity (the store never lowers the latter).
     """
     if order.status in TERMINAL:
         return None

@@ -1,14 +1,16 @@
 """Risk filter (R-RISK): every intent is accepted or dropped with a `CATEGORY_CONDITION` code.
 
-Caps limit new exposure, so they apply to buys; sells that reduce a position pass the caps (they are still
-subject to trading state and preflight). All amounts are compared in the pair's quote currency; TRY caps
+Caps and open-order limits restrain new exposure, so they apply to buys; sells that reduce a position pass
+them (protective exits are never refused for a cap; they are still subject to trading state and preflight).
+An accepted buy carries `meta["max_notional"]`: how far preflight may bump it to the venue's minimum order
+value while every cap still holds. All amounts are compared in the pair's quote currency; TRY caps
 are converted with `MarketSnapshot.quote_to_try`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -46,6 +48,20 @@ def _fmt(value: object) -> str:
     return dec_str(value) if isinstance(value, Decimal) else str(value)
 
 
+@dataclass(slots=True)
+class _Tally:
+    """What this cycle has committed so far (open-order slots, TRY notional, quote cash)."""
+
+    open_total: int
+    open_by_symbol: dict[str, int]
+    spent_try: Decimal = ZERO
+    spent_quote: dict[str, Decimal] = field(default_factory=dict)
+
+    def take_slot(self, symbol: str) -> None:
+        self.open_total += 1
+        self.open_by_symbol[symbol] = self.open_by_symbol.get(symbol, 0) + 1
+
+
 def filter_intents(
     intents: Sequence[Intent],
     snapshot: MarketSnapshot,
@@ -55,82 +71,84 @@ def filter_intents(
     state: TradingState,
     params: RiskParams,
 ) -> RiskDecision:
-    """Apply trading state, balance availability and the caps, in that order, to each intent."""
+    """Apply validity, trading state, then (buys only) open-order limits, balance availability and caps."""
     decision = RiskDecision()
-    open_total = len(open_orders)
-    open_by_symbol: dict[str, int] = {}
-    for order in open_orders:
-        open_by_symbol[order.symbol] = open_by_symbol.get(order.symbol, 0) + 1
+    tally = _Tally(len(open_orders), {})
     # An intent on a (symbol, side) that already has a live order replaces it: the old order's slot and
     # its locked funds are counted as available to the replacement.
     existing: dict[tuple[str, Side], list[LocalOrder]] = {}
     for order in open_orders:
+        tally.open_by_symbol[order.symbol] = tally.open_by_symbol.get(order.symbol, 0) + 1
         existing.setdefault((order.symbol, order.side), []).append(order)
-    spent_try = ZERO
-    spent_quote: dict[str, Decimal] = {}
     for intent in intents:
-        rules = snapshot.rules[intent.symbol]
         replaced = existing.get((intent.symbol, intent.side), [])
-        freed_slots = len(replaced)
-        freed_quote = sum((o.remaining * o.price for o in replaced), ZERO)
         if intent.meta.get("refused") == "gap":
             _deny(decision, intent, "EXIT_GAP_BEYOND_SLIPPAGE", kind=intent.exit_kind or "", bid_below=intent.price,
                   reference=intent.reference_price or intent.price)
-            continue
-        if state is TradingState.HALTED:
+        elif intent.price <= 0 or intent.quantity <= 0:
+            _deny(decision, intent, "INTENT_INVALID", price=intent.price, quantity=intent.quantity)
+        elif state is TradingState.HALTED:
             _deny(decision, intent, "STATE_HALTED", trading_state=state.value)
-            continue
-        if state is TradingState.REDUCE_ONLY and intent.side is Side.BUY:
+        elif state is TradingState.REDUCE_ONLY and intent.side is Side.BUY:
             _deny(decision, intent, "STATE_REDUCE_ONLY", side=intent.side.value)
-            continue
-        if open_total - freed_slots >= params.max_open_orders:
-            _deny(decision, intent, "ORDERS_MAX_OPEN", open=open_total, max=params.max_open_orders)
-            continue
-        symbol_open = open_by_symbol.get(intent.symbol, 0) - freed_slots
-        if symbol_open >= params.max_open_orders_per_symbol:
-            _deny(decision, intent, "ORDERS_MAX_OPEN_SYMBOL", symbol=intent.symbol, open=symbol_open,
-                  max=params.max_open_orders_per_symbol)
-            continue
-        if intent.side is Side.BUY:
-            if snapshot.balances is None:
-                _deny(decision, intent, "BALANCE_UNAVAILABLE", reason="private balances could not be read")
+        else:
+            checked = intent if intent.side is Side.SELL else _check_buy(
+                intent, replaced, snapshot, positions, last_fill_at, params, tally)
+            if isinstance(checked, Denial):
+                decision.denials.append(checked)
                 continue
-            rate = snapshot.quote_to_try(rules.quote)
-            if rate is None or rate <= 0:
-                _deny(decision, intent, "PRICE_NO_CONVERSION", quote=rules.quote)
-                continue
-            notional_try = intent.notional * rate
-            last = last_fill_at.get(intent.symbol)
-            if last is not None and snapshot.now - last < timedelta(seconds=params.cooldown_seconds):
-                _deny(decision, intent, "COOLDOWN_ACTIVE", symbol=intent.symbol,
-                      last_fill_at=last.isoformat(), cooldown_seconds=params.cooldown_seconds)
-                continue
-            if notional_try > params.max_order_notional_try:
-                _deny(decision, intent, "NOTIONAL_ORDER_CAP", notional_try=notional_try,
-                      max=params.max_order_notional_try)
-                continue
-            if spent_try + notional_try > params.max_cycle_notional_try:
-                _deny(decision, intent, "NOTIONAL_CYCLE_CAP", spent_try=spent_try, notional_try=notional_try,
-                      max=params.max_cycle_notional_try)
-                continue
-            position = positions.get(intent.symbol)
-            held = position.quantity * intent.price * rate if position is not None else ZERO
-            if held + notional_try > params.max_position_notional_try:
-                _deny(decision, intent, "POSITION_NOTIONAL_CAP", position_try=held, notional_try=notional_try,
-                      max=params.max_position_notional_try)
-                continue
-            cash_target = params.cash_target_try / rate
-            free = snapshot.free(rules.quote) + freed_quote
-            investable = max(ZERO, free - cash_target - spent_quote.get(rules.quote, ZERO))
-            needed = intent.notional * (1 + fee_schedule(rules.quote).headroom)
-            if needed > investable:
-                _deny(decision, intent, "CASH_INSUFFICIENT", needed=needed, investable=investable,
-                      asset=rules.quote)
-                continue
-            spent_try += notional_try
-            spent_quote[rules.quote] = spent_quote.get(rules.quote, ZERO) + needed
-        if not replaced:
-            open_total += 1
-            open_by_symbol[intent.symbol] = symbol_open + 1
-        decision.accepted.append(intent)
+            if not replaced:
+                tally.take_slot(intent.symbol)
+            decision.accepted.append(checked)
     return decision
+
+
+def _check_buy(intent: Intent, replaced: Sequence[LocalOrder], snapshot: MarketSnapshot,
+               positions: Mapping[str, Position], last_fill_at: Mapping[str, datetime], params: RiskParams,
+               tally: _Tally) -> Intent | Denial:
+    """The caps of one buy; on acceptance books its notional and cash in `tally` and records the bump cap."""
+
+    def deny(code: str, **detail: object) -> Denial:
+        return Denial(intent, code, {k: _fmt(v) for k, v in detail.items()})
+
+    rules = snapshot.rules[intent.symbol]
+    freed_slots = len(replaced)
+    if tally.open_total - freed_slots >= params.max_open_orders:
+        return deny("ORDERS_MAX_OPEN", open=tally.open_total, max=params.max_open_orders)
+    symbol_open = tally.open_by_symbol.get(intent.symbol, 0) - freed_slots
+    if symbol_open >= params.max_open_orders_per_symbol:
+        return deny("ORDERS_MAX_OPEN_SYMBOL", symbol=intent.symbol, open=symbol_open,
+                    max=params.max_open_orders_per_symbol)
+    if snapshot.balances is None:
+        return deny("BALANCE_UNAVAILABLE", reason="private balances could not be read")
+    rate = snapshot.quote_to_try(rules.quote)
+    if rate is None or rate <= 0:
+        return deny("PRICE_NO_CONVERSION", quote=rules.quote)
+    notional_try = intent.notional * rate
+    last = last_fill_at.get(intent.symbol)
+    if last is not None and snapshot.now - last < timedelta(seconds=params.cooldown_seconds):
+        return deny("COOLDOWN_ACTIVE", symbol=intent.symbol, last_fill_at=last.isoformat(),
+                    cooldown_seconds=params.cooldown_seconds)
+    if notional_try > params.max_order_notional_try:
+        return deny("NOTIONAL_ORDER_CAP", notional_try=notional_try, max=params.max_order_notional_try)
+    if tally.spent_try + notional_try > params.max_cycle_notional_try:
+        return deny("NOTIONAL_CYCLE_CAP", spent_try=tally.spent_try, notional_try=notional_try,
+                    max=params.max_cycle_notional_try)
+    position = positions.get(intent.symbol)
+    held = position.quantity * intent.price * rate if position is not None else ZERO
+    if held + notional_try > params.max_position_notional_try:
+        return deny("POSITION_NOTIONAL_CAP", position_try=held, notional_try=notional_try,
+                    max=params.max_position_notional_try)
+    free = snapshot.free(rules.quote) + sum((o.remaining * o.price for o in replaced), ZERO)
+    investable = max(ZERO, free - params.cash_target_try / rate - tally.spent_quote.get(rules.quote, ZERO))
+    needed = intent.notional * (1 + fee_schedule(rules.quote).headroom)
+    if needed > investable:
+        return deny("CASH_INSUFFICIENT", needed=needed, investable=investable, asset=rules.quote)
+    tally.spent_try += notional_try
+    tally.spent_quote[rules.quote] = tally.spent_quote.get(rules.quote, ZERO) + needed
+    # preflight may bump a buy to the venue's minimum order value only while every cap still holds (R-EXEC-6)
+    headroom_try = min(params.max_order_notional_try - notional_try, params.max_cycle_notional_try - tally.spent_try,
+                       params.max_position_notional_try - held - notional_try)
+    cash_headroom = (investable - needed) / (1 + fee_schedule(rules.quote).headroom)
+    headroom_quote = max(ZERO, min(headroom_try / rate, cash_headroom))
+    return replace(intent, meta={**intent.meta, "max_notional": dec_str(intent.notional + headroom_quote)})

@@ -27,7 +27,7 @@ from btcbot.domain.events import Event, EventKind
 from btcbot.domain.fees import fee_schedule
 from btcbot.domain.ids import action_key, bucket_of, client_order_id
 from btcbot.domain.models import Denial, Intent, LocalOrder, OrderRequest, Side
-from btcbot.domain.money import ZERO, dec_str
+from btcbot.domain.money import ZERO, dec_str, to_decimal
 from btcbot.domain.order_fsm import OrderEvent, OrderStatus
 from btcbot.domain.planner import Cancel, Plan
 from btcbot.domain.preflight import Preflighted, preflight
@@ -88,8 +88,10 @@ def _submit(intent: Intent, ctx: ExecutionContext, report: ExecutionReport) -> N
         _drop(ctx, report, Denial(intent, blocked, {"side": intent.side.value}))
         return
     rules = ctx.rules[intent.symbol]
-    checked = preflight(intent, rules, ctx.free.get(rules.quote, ZERO), ctx.free.get(rules.base, ZERO),
-                        ctx.max_order_notional(rules))
+    cap = ctx.max_order_notional(rules)
+    if "max_notional" in intent.meta:  # risk's headroom: bumps stay within every cap
+        cap = min(cap, to_decimal(intent.meta["max_notional"]))
+    checked = preflight(intent, rules, ctx.free.get(rules.quote, ZERO), ctx.free.get(rules.base, ZERO), cap)
     if isinstance(checked, Denial):
         _drop(ctx, report, checked)
         return

@@ -240,7 +240,8 @@ class Store(FillsMixin):
                 raise KeyError(client_order_id)
             new_status = transition(order.status, order_event)
             exid = exchange_order_id if exchange_order_id is not None else order.exchange_order_id
-            filled = exchange_filled if exchange_filled is not None else order.exchange_filled
+            # a lagging report never lowers what the venue already said was filled
+            filled = order.exchange_filled if exchange_filled is None else max(exchange_filled, order.exchange_filled)
             conn.execute(
                 "UPDATE orders SET status = ?, exchange_order_id = ?, exchange_filled = ?, updated_at = ? "
                 "WHERE client_order_id = ?",
