@@ -2,7 +2,8 @@
 
 Per (symbol, side):
 - an in-flight (SUBMITTING/UNKNOWN) order blocks any submit until reconciliation settles it;
-- a CANCEL_REQUESTED order blocks the replacement until its terminal status is seen;
+- a CANCEL_REQUESTED order blocks the replacement until its terminal status is seen, and its cancel is sent
+  again when the venue has not confirmed it within CANCEL_RETRY;
 - a live order is kept while it matches the intent (price within `stale_price_bps`, same remaining size)
   and is younger than `stale_order_seconds`; otherwise it is cancelled and the replacement waits for the
   cancel to be confirmed (never both live at once);
@@ -25,6 +26,9 @@ __all__ = ["Cancel", "Plan", "PlanParams", "plan"]
 
 BPS = Decimal(10_000)
 _QTY_TOLERANCE = Decimal("0.01")
+# A cancel the venue has not confirmed this long after the request (reply lost, or failed before it was
+# processed) is sent again; cancelling is idempotent and the terminal status still comes from the venue.
+CANCEL_RETRY = timedelta(seconds=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,10 @@ def plan(intents: Sequence[Intent], orders: Sequence[LocalOrder], now: datetime,
             continue
         live = [o for o in group if o.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)]
         pending = [o for o in group if o.status is OrderStatus.CANCEL_REQUESTED]
+        for order in pending:
+            if now - order.updated_at >= CANCEL_RETRY:
+                result.cancels.append(Cancel(order, "CANCEL_RETRY", {
+                    "requested_seconds_ago": str(int((now - order.updated_at).total_seconds()))}))
         keep: LocalOrder | None = None
         for order in sorted(live, key=lambda o: o.created_at, reverse=True):
             age = now - order.created_at

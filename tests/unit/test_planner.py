@@ -160,16 +160,24 @@ def test_plan_duplicate_live_orders_without_intent_extra_cancelled() -> None:
 
 
 def test_plan_cancel_requested_blocks_replacement_until_terminal() -> None:
-    pending = _order("pending", status=S.CANCEL_REQUESTED, price="1900000", age_seconds=700)
+    pending = _order("pending", status=S.CANCEL_REQUESTED, price="1900000", age_seconds=5)
     result = plan([BUY], [pending], T0, PARAMS)
-    assert result.submits == [] and result.cancels == []  # the cancel is not re-sent, nothing new goes out
+    assert result.submits == [] and result.cancels == []  # a fresh cancel is not re-sent, nothing new goes out
     assert _codes(result) == ["REPLACE_AWAITING_CANCEL"]
     assert result.blocked[0].detail == {"client_order_id": "pending"}
 
 
-def test_plan_cancel_requested_without_intent_no_action() -> None:
-    result = plan([], [_order("pending", status=S.CANCEL_REQUESTED, age_seconds=700)], T0, PARAMS)
+def test_plan_cancel_requested_without_intent_recent_no_action() -> None:
+    result = plan([], [_order("pending", status=S.CANCEL_REQUESTED, age_seconds=5)], T0, PARAMS)
     assert (result.cancels, result.submits, result.keeps, result.blocked) == ([], [], [], [])
+
+
+def test_plan_cancel_requested_unconfirmed_too_long_is_resent_never_replaced() -> None:
+    pending = _order("pending", status=S.CANCEL_REQUESTED, price="1900000", age_seconds=700)
+    result = plan([BUY], [pending], T0, PARAMS)
+    assert [(c.order.client_order_id, c.code) for c in result.cancels] == [("pending", "CANCEL_RETRY")]
+    assert result.submits == []  # the replacement still waits for the terminal status
+    assert _codes(result) == ["REPLACE_AWAITING_CANCEL"]
 
 
 def test_plan_cancel_requested_on_other_side_does_not_block() -> None:
@@ -231,7 +239,9 @@ def test_plan_any_input_never_submits_and_cancels_same_key(
     # cancels and keeps only touch OPEN/PARTIALLY_FILLED orders, each at most once, at most one keep per key
     touched = [c.order.client_order_id for c in result.cancels] + [o.client_order_id for o in result.keeps]
     assert len(touched) == len(set(touched))
-    assert all(o.status in (S.OPEN, S.PARTIALLY_FILLED) for o in [c.order for c in result.cancels] + result.keeps)
+    assert all(o.status in (S.OPEN, S.PARTIALLY_FILLED) for o in result.keeps)
+    assert all(c.order.status in (S.OPEN, S.PARTIALLY_FILLED) or (
+        c.order.status is S.CANCEL_REQUESTED and c.code == "CANCEL_RETRY") for c in result.cancels)
     keep_keys = [(o.symbol, o.side) for o in result.keeps]
     assert len(keep_keys) == len(set(keep_keys))
     # keys with an in-flight order are left untouched
