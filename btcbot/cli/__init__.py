@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from btcbot.cli import ops, run
+from btcbot.cli import ops, run, sim
 
 __all__ = ["app", "main"]
 
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 run.register(app)
 ops.register(app)
+sim.register(app)
 
 
 def main() -> None:

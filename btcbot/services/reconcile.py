@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from btcbot.adapters.sqlite.store import Store
 from btcbot.domain.errors import ExchangeError, OrderNotFound
 from btcbot.domain.events import Event, EventKind
-from btcbot.domain.models import FillReport, LocalOrder, OrderReport
+from btcbot.domain.models import ExchangeOrderStatus, FillReport, LocalOrder, OrderReport
 from btcbot.domain.money import ZERO, dec_str
 from btcbot.domain.order_fsm import IN_FLIGHT, LIVE, OrderStatus
 from btcbot.domain.reconcile import Fix, FixKind, SearchBudget, VenueFacts, plan_fixes
@@ -61,10 +61,10 @@ def collect_facts(exchange: Exchange, orders: Sequence[LocalOrder], open_reports
     fill_orders = {f.client_order_id: f.exchange_order_id for f in fills if f.client_order_id in in_flight}
     to_probe = [o.exchange_order_id for o in orders if o.status in LIVE and o.exchange_order_id is not None]
     to_probe += [exid for cid, exid in fill_orders.items()]
-    probes: dict[int, OrderReport] = {}
+    probes: dict[int, OrderReport] = _filled_by_fills(orders, fills, open_ids)
     not_found: set[int] = set()
     for exid in dict.fromkeys(to_probe):
-        if exid in open_ids or exid in in_history:
+        if exid in open_ids or exid in in_history or exid in probes:
             if exid in in_history:
                 probes[exid] = in_history[exid]
             continue
@@ -76,6 +76,27 @@ def collect_facts(exchange: Exchange, orders: Sequence[LocalOrder], open_reports
             log.warning("probe of order %s failed: %s", exid, exc)
     return VenueFacts(tuple(open_reports), history, probes, frozenset(not_found), frozenset(searched),
                       {cid: exid for cid, exid in fill_orders.items() if cid is not None})
+
+
+def _filled_by_fills(orders: Sequence[LocalOrder], fills: Sequence[FillReport],
+                     open_ids: set[int]) -> dict[int, OrderReport]:
+    """Live orders gone from open orders whose fills add up to the whole quantity are Closed: that is
+    conclusive, so no single-order probe is spent on them (requests per cycle, R-PERF)."""
+    by_order: dict[int, list[FillReport]] = {}
+    for fill in fills:
+        by_order.setdefault(fill.exchange_order_id, []).append(fill)
+    reports = {}
+    for order in orders:
+        exid = order.exchange_order_id
+        if order.status not in LIVE or exid is None or exid in open_ids or exid not in by_order:
+            continue
+        mine = {f.trade_id: f for f in by_order[exid]}.values()
+        if sum((f.quantity for f in mine), ZERO) < order.quantity:
+            continue
+        last = max(f.timestamp for f in mine)
+        reports[exid] = OrderReport(exid, order.client_order_id, order.symbol, order.side, order.method, order.price,
+                                    order.quantity, ZERO, ExchangeOrderStatus.CLOSED, order.created_at, last)
+    return reports
 
 
 def reconcile_orders(exchange: Exchange, store: Store, open_reports: Sequence[OrderReport], now: datetime,

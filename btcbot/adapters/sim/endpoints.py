@@ -174,20 +174,17 @@ class Endpoints:
         except WireError as exc:
             return exc.reply()
 
-    def _spec(self, raw: str | None, *, required: bool = True) -> PairSpec | None:
+    def _known(self, raw: str | None) -> PairSpec:
+        """The pair named by a required parameter (400 INVALID_REQUEST_ERROR / "Pair X does not exists.")."""
         if raw is None or not raw.strip():
-            if required:
-                raise WireError(400, "INVALID_REQUEST_ERROR", 1037)
-            return None
+            raise WireError(400, "INVALID_REQUEST_ERROR", 1037)
         spec = self._specs.get(normalize_symbol(raw))
         if spec is None:
             raise WireError(400, f"Pair {raw.strip()} does not exists.", 1037)
         return spec
 
-    def _known(self, raw: str | None) -> PairSpec:
-        spec = self._spec(raw)
-        assert spec is not None
-        return spec
+    def _optional(self, raw: str | None) -> PairSpec | None:
+        return None if raw is None or not raw.strip() else self._known(raw)
 
     # ------------------------------------------------------------------------------------ public
 
@@ -307,7 +304,7 @@ class Endpoints:
         return wire.order_json(report, self._specs[report.symbol], zero_time=zero_time)
 
     def open_orders(self, request: Request) -> Reply:
-        spec = self._spec(_param(request.query, "pairSymbol"), required=False)
+        spec = self._optional(_param(request.query, "pairSymbol"))
         symbols = [spec.symbol] if spec else list(self._specs)
         reports = sorted(self.sim.open_orders(symbols), key=lambda r: r.exchange_order_id, reverse=True)
         asks = [self._order(r, zero_time=True) for r in reports if r.side is Side.SELL]

@@ -24,8 +24,10 @@ Fault SPEC grammar (comma-separated items; an empty SPEC means no faults):
 
 Example: `latency=50ms~20ms,429=0.05:3s,5xx@POST /api/v1/order=0.2,timeout_after_accept=0.1,late_fills=30s,seed=7`.
 
-Per request the injector draws one number per matching probabilistic rule, in SPEC order, from one seeded
-`random.Random` (arrival order), so a sequential client sees the same faults for the same seed. Faults that
+Per request the injector draws one number per matching probabilistic rule, in SPEC order, from a seeded
+`random.Random` of the request's endpoint (seed + endpoint key, e.g. "DELETE /api/v1/order"), in that
+endpoint's arrival order: for a given seed the k-th request to an endpoint meets the same faults whatever
+runs concurrently on other endpoints. Faults that
 reply instead of processing (429, 5xx, html502) take precedence in SPEC order; "after" faults
 (timeout_after_accept, drop_cancel_reply, malformed) only act on a successful (2xx) reply. Control requests
 (`/__sim/...`) are never faulted or rate limited.
@@ -42,7 +44,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 __all__ = [
-    "GRAMMAR",
     "PUBLISHED_LIMITS",
     "Decision",
     "FaultInjector",
@@ -53,8 +54,6 @@ __all__ = [
     "Scope",
     "ServerLimiter",
 ]
-
-GRAMMAR = __doc__.split("\n\n", 1)[1].split("\n\nPer request", 1)[0] if __doc__ else ""
 
 _PRE = ("429", "5xx", "500", "503", "html502")
 _AFTER = ("timeout_after_accept", "drop_cancel_reply", "malformed")
@@ -224,19 +223,16 @@ class Decision:
     retry_after: int = 0
     after: str | None = None  # "hang", "drop", "malformed"
     hold: float = 0.0
-
-    @property
-    def fault(self) -> str | None:
-        return self.reply or self.after
+    after_kind: str | None = None  # the SPEC kind behind `after` (timeout_after_accept, drop_cancel_reply, ...)
 
 
 class FaultInjector:
-    """Thread-safe holder of the current plan and its seeded RNG."""
+    """Thread-safe holder of the current plan and its seeded random streams (one per endpoint)."""
 
     def __init__(self, plan: FaultPlan | None = None) -> None:
         self._lock = threading.Lock()
         self._plan = plan or FaultPlan()
-        self._rng = random.Random(self._plan.seed)
+        self._streams: dict[str, random.Random] = {}
 
     @property
     def plan(self) -> FaultPlan:
@@ -244,23 +240,32 @@ class FaultInjector:
             return self._plan
 
     def set_plan(self, plan: FaultPlan) -> None:
-        """Replace the plan and restart its RNG from the plan's seed."""
+        """Replace the plan and restart its random streams from the plan's seed."""
         with self._lock:
             self._plan = plan
-            self._rng = random.Random(plan.seed)
+            self._streams = {}
 
-    def decide(self, method: str, path: str) -> Decision:
+    def _stream(self, key: str) -> random.Random:
+        rng = self._streams.get(key)
+        if rng is None:
+            rng = self._streams[key] = random.Random(f"{self._plan.seed}:{key}")
+        return rng
+
+    def decide(self, method: str, path: str, endpoint: str | None = None) -> Decision:
+        """Faults for one request; `endpoint` names its random stream (default: method and path)."""
         latency, retry_after, hold = 0.0, 0, 0.0
         reply: str | None = None
         after: str | None = None
+        after_kind: str | None = None
         with self._lock:
+            rng = self._stream(endpoint or f"{method.upper()} {path.lower()}")
             for rule in self._plan.rules:
                 if rule.kind == "late_fills" or not rule.scope.matches(method, path):
                     continue
                 if rule.kind == "latency":
-                    latency += rule.seconds + (self._rng.uniform(0.0, rule.jitter) if rule.jitter else 0.0)
+                    latency += rule.seconds + (rng.uniform(0.0, rule.jitter) if rule.jitter else 0.0)
                     continue
-                draw = self._rng.random()
+                draw = rng.random()
                 if draw >= rule.probability:
                     continue
                 if rule.kind in _PRE and reply is None:
@@ -270,8 +275,8 @@ class FaultInjector:
                     retry_after = int(rule.seconds) if rule.kind == "429" else 0
                 elif rule.kind in _AFTER and after is None:
                     after = "malformed" if rule.kind == "malformed" else ("drop" if rule.close else "hang")
-                    hold = rule.seconds
-        return Decision(latency, reply, retry_after, after, hold)
+                    hold, after_kind = rule.seconds, rule.kind
+        return Decision(latency, reply, retry_after, after, hold, after_kind)
 
 
 # ------------------------------------------------------------------------------------- rate limits

@@ -1,0 +1,29 @@
+"""Fixtures of the end-to-end tests (the rig itself is in rig.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rig import SYMBOLS, Rig
+
+from btcbot.adapters.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimServer, open_server_sim
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    sim = open_server_sim(tmp_path / "server", seed=5, tick_seconds=1, cancel_delay=0.3)
+    server = SimServer(sim).start()
+    state = tmp_path / "bot"
+    env = {
+        "BTCBOT_EXCHANGE": "btcturk", "BTCTURK_BASE_URL": server.url, "BTCTURK_API_KEY": DEFAULT_API_KEY,
+        "BTCTURK_API_SECRET": DEFAULT_API_SECRET, "BTCBOT_DRY_RUN": "false", "BTCBOT_KILL_SWITCH": "false",
+        "BTCBOT_LIVE_TRADING": "true", "BTCBOT_LIVE_TRADING_ACK": "I_UNDERSTAND", "BTCBOT_STATE_DIR": str(state),
+        "BTCBOT_SYMBOLS": ",".join(SYMBOLS), "BTCBOT_HTTP_TIMEOUT_SECONDS": "2",
+        "BTCBOT_STALE_ORDER_SECONDS": "6", "BTCBOT_UNKNOWN_ORDER_MAX_AGE_SECONDS": "8",
+        "BTCBOT_DEDUPE_BUCKET_SECONDS": "60",
+    }
+    yield Rig(server, state, env)
+    server.stop()
+    sim.close()
