@@ -7,7 +7,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from btcbot.adapters.lock import instance_lock
 from btcbot.adapters.sqlite.db import ensure_private_dir
@@ -20,6 +20,9 @@ from btcbot.domain.strategies.exits import ExitParams
 from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
 from btcbot.ports import Exchange
 from btcbot.services.cycle import Deps, Mode, StageConfig
+
+if TYPE_CHECKING:  # imported lazily at run time: keeps `btcbot --help` fast
+    from btcbot.adapters.btcturk import BtcTurkExchange
 
 __all__ = ["SIM_DB_FILENAME", "SystemClock", "open_deps", "select_mode", "stage3_config"]
 
@@ -122,11 +125,17 @@ def _open_sim(settings: Settings, clock: Any, path: Path) -> Exchange:
 
 
 def _open_btcturk(settings: Settings, store: Store, clock: Any) -> Exchange:
-    from btcbot.adapters.btcturk import BtcTurkExchange
+    return btcturk_exchange(settings, clock=clock, block_store=store)
 
-    return BtcTurkExchange(base_url=settings.base_url, graph_url=settings.graph_url, api_key=settings.api_key,
-                           api_secret=settings.api_secret, clock=clock.now, block_store=store,
-                           read_timeout=float(settings.http_timeout_seconds))
+
+def btcturk_exchange(settings: Settings, clock: Any = None, block_store: Any = None) -> BtcTurkExchange:
+    """The BTCTurk adapter configured from settings (blocks persisted in `block_store` when given)."""
+    from btcbot.adapters.btcturk import BtcTurkClient, BtcTurkExchange
+
+    client = BtcTurkClient(base_url=settings.base_url, graph_url=settings.graph_url, api_key=settings.api_key,
+                           api_secret=settings.api_secret, clock=(clock or SystemClock()).now,
+                           block_store=block_store, read_timeout=float(settings.http_timeout_seconds))
+    return BtcTurkExchange(client)
 
 
 def _open_paper(settings: Settings, clock: Any, path: Path, live: Exchange) -> Exchange:

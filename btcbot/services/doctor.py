@@ -13,6 +13,7 @@ from btcbot.adapters.lock import LOCK_FILENAME
 from btcbot.adapters.sqlite.db import Database
 from btcbot.adapters.sqlite.migrations import SCHEMA_VERSION
 from btcbot.adapters.sqlite.store import DB_FILENAME
+from btcbot.bootstrap import btcturk_exchange
 from btcbot.config import Settings
 from btcbot.domain.errors import AuthFailed, ExchangeError
 
@@ -31,7 +32,7 @@ class Check:
 def run_doctor(settings: Settings, now: datetime, exchange_factory: Any = None) -> list[Check]:
     checks = [_config(settings), _database(settings), _lock(settings)]
     if settings.exchange == "btcturk":
-        exchange = exchange_factory(settings) if exchange_factory else _btcturk(settings)
+        exchange = exchange_factory(settings) if exchange_factory else btcturk_exchange(settings)
         try:
             checks += [_clock(exchange, now), _keys(exchange, settings)]
         finally:
@@ -39,13 +40,6 @@ def run_doctor(settings: Settings, now: datetime, exchange_factory: Any = None) 
     else:
         checks.append(Check("exchange", True, "built-in simulator (offline); no keys or clock needed"))
     return checks
-
-
-def _btcturk(settings: Settings) -> Any:
-    from btcbot.adapters.btcturk import BtcTurkExchange
-
-    return BtcTurkExchange(base_url=settings.base_url, graph_url=settings.graph_url, api_key=settings.api_key,
-                           api_secret=settings.api_secret, read_timeout=float(settings.http_timeout_seconds))
 
 
 def _config(settings: Settings) -> Check:

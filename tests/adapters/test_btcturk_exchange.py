@@ -14,7 +14,7 @@ import pytest
 import respx
 from pydantic import SecretStr
 
-from btcbot.adapters.btcturk import BtcTurkExchange, InMemoryBlockStore
+from btcbot.adapters.btcturk import BtcTurkClient, BtcTurkExchange, InMemoryBlockStore
 from btcbot.domain.errors import BadResponse, OrderNotFound, OutcomeUnknown, RateLimited, Rejected
 from btcbot.domain.models import (
     Balance,
@@ -61,7 +61,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def exchange(router: respx.MockRouter, clock: FakeClock) -> Iterator[BtcTurkExchange]:
-    with BtcTurkExchange(
+    with BtcTurkExchange(BtcTurkClient(
         base_url=BASE,
         api_key=SecretStr(KEY),
         api_secret=SecretStr(SECRET),
@@ -70,7 +70,7 @@ def exchange(router: respx.MockRouter, clock: FakeClock) -> Iterator[BtcTurkExch
         sleep=clock.sleep,
         rng=random.Random(3),
         block_store=InMemoryBlockStore(),
-    ) as ex:
+    )) as ex:
         yield ex
 
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from btcbot.adapters.btcturk import BtcTurkExchange, RetryPolicy
+from btcbot.adapters.btcturk import BtcTurkClient, BtcTurkExchange, RetryPolicy
 from btcbot.adapters.btcturk.auth import Signer
 from btcbot.adapters.sim import SimConfig, SimExchange
 from btcbot.adapters.sim.faults import FaultInjector, FaultPlan, FaultRule, Scope
@@ -37,7 +37,8 @@ def server() -> Iterator[SimServer]:
 
 def client(server: SimServer, **kwargs: Any) -> BtcTurkExchange:
     kwargs.setdefault("retry", ONE_TRY)
-    return BtcTurkExchange(base_url=server.url, api_key=SecretStr(KEY), api_secret=SecretStr(SECRET), **kwargs)
+    options = {"base_url": server.url, "api_key": SecretStr(KEY), "api_secret": SecretStr(SECRET), **kwargs}
+    return BtcTurkExchange(BtcTurkClient(**options))
 
 
 @pytest.fixture

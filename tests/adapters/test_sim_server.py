@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from btcbot.adapters.btcturk import BtcTurkExchange
+from btcbot.adapters.btcturk import BtcTurkClient, BtcTurkExchange
 from btcbot.adapters.btcturk.auth import Signer
 from btcbot.adapters.sim import SimConfig, SimExchange
 from btcbot.adapters.sim.faults import Limit
@@ -46,7 +46,8 @@ def server(sim: SimExchange) -> Iterator[SimServer]:
 
 
 def client(server: SimServer, key: str = KEY, secret: str = SECRET, **kwargs: Any) -> BtcTurkExchange:
-    return BtcTurkExchange(base_url=server.url, api_key=SecretStr(key), api_secret=SecretStr(secret), **kwargs)
+    options = {"base_url": server.url, "api_key": SecretStr(key), "api_secret": SecretStr(secret), **kwargs}
+    return BtcTurkExchange(BtcTurkClient(**options))
 
 
 @pytest.fixture

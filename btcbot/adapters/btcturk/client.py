@@ -218,6 +218,7 @@ class BtcTurkClient:
         limits: Mapping[str, tuple[Window, ...]] = DEFAULT_LIMITS,
     ) -> None:
         self._hosts: dict[Host, str] = {"api": base_url.rstrip("/"), "graph": graph_url.rstrip("/")}
+        self.clock = clock
         self._signer = Signer(api_key, api_secret) if api_key is not None and api_secret is not None else None
         self._clock = clock
         self._sleep = sleep

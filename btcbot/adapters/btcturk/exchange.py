@@ -7,19 +7,13 @@ Implements `btcbot.ports.Exchange` structurally (no subclassing, LESSONS 32); th
 from __future__ import annotations
 
 import logging
-import random
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import httpx
-from pydantic import SecretStr
-
 from btcbot.adapters.btcturk import parse
-from btcbot.adapters.btcturk.client import DEFAULT_BASE_URL, DEFAULT_GRAPH_URL, BtcTurkClient, RetryPolicy
-from btcbot.adapters.btcturk.limiter import RateLimitBlockStore
+from btcbot.adapters.btcturk.client import BtcTurkClient
 from btcbot.domain.errors import Rejected
 from btcbot.domain.models import (
     Balance,
@@ -53,38 +47,10 @@ class BtcTurkExchange:
 
     name: str = "btcturk"
 
-    def __init__(
-        self,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        graph_url: str = DEFAULT_GRAPH_URL,
-        api_key: SecretStr | None = None,
-        api_secret: SecretStr | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 15.0,
-        transport: httpx.BaseTransport | None = None,
-        clock: Callable[[], datetime] = _utc_now,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
-        block_store: RateLimitBlockStore | None = None,
-        retry: RetryPolicy | None = None,
-        client: BtcTurkClient | None = None,
-    ) -> None:
-        self._clock = clock
-        self.client = client or BtcTurkClient(
-            base_url=base_url,
-            graph_url=graph_url,
-            api_key=api_key,
-            api_secret=api_secret,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            transport=transport,
-            clock=clock,
-            sleep=sleep,
-            rng=rng,
-            block_store=block_store,
-            retry=retry,
-        )
+    def __init__(self, client: BtcTurkClient) -> None:
+        """Wrap a configured client: `BtcTurkExchange(BtcTurkClient(base_url=..., api_key=...))`."""
+        self.client = client
+        self._clock = client.clock
         self._open_orders_per_symbol = False  # set once the all-pairs form was refused
 
     def __repr__(self) -> str:

@@ -4,7 +4,7 @@ Python API (tests start it in-process on a free port):
 
     sim = open_server_sim(state_dir, seed=42)              # or SimExchange.open(None, SimConfig(...), clock)
     with SimServer(sim, FaultPlan.parse("429=0.05,seed=7"), "sim-key", "c2ltLXNlY3JldA==") as server:
-        BtcTurkExchange(base_url=server.url, api_key=SecretStr("sim-key"), api_secret=SecretStr(...))
+        BtcTurkExchange(BtcTurkClient(base_url=server.url, api_key=SecretStr("sim-key"), api_secret=SecretStr(...)))
 
 Per request: log → rate limits (§9, counted on arrival) → injected latency → 429 (refusal or injected,
 with `Retry-After`; the endpoint then stays blocked) → injected 5xx / HTML 502 → authentication of
