@@ -105,10 +105,12 @@ def test_run_bad_config_exits_2_without_traceback(monkeypatch: pytest.MonkeyPatc
     assert "Traceback" not in result.output
 
 
-def test_run_unlisted_symbol_exits_2_naming_pair() -> None:
+def test_run_unlisted_symbol_exits_2_naming_pair(isolated_env: Path) -> None:
     result = runner.invoke(app, ["run", "--symbols", "DOGETRY"])
     assert result.exit_code == 2
     assert "DOGETRY not listed by the exchange" in result.output
+    last = _status(isolated_env)["last_cycle"]
+    assert (last["outcome"], last["exit_code"]) == ("config_error", 2)
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["status"]])

@@ -35,7 +35,8 @@ class FillsMixin:
     db: Database
     venue: str
 
-    def _insert_event(self, conn: sqlite3.Connection, event: Event, cycle_id: int | None, now: datetime) -> None:
+    def _insert_event(self, conn: sqlite3.Connection, event: Event, cycle_id: int | None, now: datetime,
+                      key: str | None = None) -> None:
         raise NotImplementedError  # provided by Store
 
     def record_fills(self, fills: Sequence[FillReport], now: datetime, cycle_id: int | None) -> list[FillReport]:
@@ -119,7 +120,7 @@ class FillsMixin:
                 event = Event(EventKind.POSITION_OVERSOLD, "POSITION_OVERSOLD", symbol, item.fill.client_order_id,
                               {"trade_id": item.fill.trade_id,
                                "oversold_quantity": dec_str(item.effect.oversold_quantity)})
-                self._insert_event(conn, event, None, now)
+                self._insert_event(conn, event, None, now, key=f"oversold|{self.venue}|{item.fill.trade_id}")
         position = ledger.position(symbol)
         conn.execute(
             "INSERT INTO positions (venue, symbol, quantity, cost_basis, realized_pnl, fees_paid, last_fill_at, "

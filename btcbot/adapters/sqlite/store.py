@@ -63,9 +63,12 @@ class Store(FillsMixin):
         self.db.close()
 
     # -- events ----------------------------------------------------------------------------------------
-    def _insert_event(self, conn: sqlite3.Connection, event: Event, cycle_id: int | None, now: datetime) -> None:
+    def _insert_event(self, conn: sqlite3.Connection, event: Event, cycle_id: int | None, now: datetime,
+                      key: str | None = None) -> None:
+        """Insert an event; `key` makes its id deterministic so a re-derived fact is recorded once."""
         self._event_seq += 1
-        eid = event_id(cycle_id, iso(now), self._event_seq, event.kind, event.client_order_id, event.code)
+        eid = event_id(key) if key else event_id(cycle_id, iso(now), self._event_seq, event.kind,
+                                                  event.client_order_id, event.code)
         conn.execute(
             "INSERT OR IGNORE INTO events (event_id, cycle_id, ts, kind, symbol, client_order_id, code, detail)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
