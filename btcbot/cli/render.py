@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from rich.console import Console
@@ -55,7 +56,7 @@ def render_cycle(report: CycleReport) -> None:
     dropped = {(d.intent.symbol, d.intent.side): d.reason for d in report.denials}
     for intent in report.intents:
         result = dropped.get((intent.symbol, intent.side), "accepted")
-        table.add_row(intent.symbol, intent.side.value, dec_str(intent.price), dec_str(intent.quantity), result)
+        table.add_row(intent.symbol, intent.side.value, _short(intent.price), _short(intent.quantity), result)
     if report.intents:
         console.print(table)
     ex = report.execution
@@ -66,6 +67,12 @@ def render_cycle(report: CycleReport) -> None:
     for fill in report.fills.new if report.fills else []:
         console.print(f"  fill {fill.symbol} {fill.side.value} {dec_str(fill.quantity)} @ {dec_str(fill.price)} "
                       f"fee {dec_str(fill.fee)} tax {dec_str(fill.tax)}", style="cyan")
+
+
+def _short(value: Decimal) -> str:
+    """Display only: intents are not quantized yet (preflight does that), so show 8 decimals at most."""
+    step = Decimal("1e-8")
+    return dec_str(value.quantize(step, rounding=ROUND_HALF_EVEN) if value != value.quantize(step) else value)
 
 
 def render_status(data: dict[str, Any]) -> None:
