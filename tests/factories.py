@@ -250,3 +250,18 @@ def make_risk_params(
 
 def make_plan_params(stale_order_seconds: int = 600, stale_price_bps: Amount = "20") -> PlanParams:
     return PlanParams(stale_order_seconds=stale_order_seconds, stale_price_bps=D(stale_price_bps))
+
+
+class FakeClock:
+    """A callable clock (as the BTCTurk client takes it) whose `sleep` advances time instead of waiting."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += timedelta(seconds=seconds)

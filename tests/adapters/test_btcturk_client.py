@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from factories import FakeClock
 from pydantic import SecretStr
 
 from btcbot.adapters.btcturk.auth import sign
@@ -38,30 +38,9 @@ BOOK = f"{BASE}/api/v2/orderbook"
 HTML = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
-class FakeClock:
-    """Injected clock whose `sleep` advances time instead of waiting."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_mocked=True, assert_all_called=True) as mock:
-        yield mock
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 def make_client(

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from factories import FakeClock
 from pydantic import SecretStr
 
 from btcbot.adapters.btcturk import BtcTurkClient, BtcTurkExchange, InMemoryBlockStore
@@ -35,28 +36,9 @@ ORDER = f"{BASE}/api/v1/order"
 TRADES = f"{BASE}/api/v1/users/transactions/trade"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_mocked=True, assert_all_called=True) as mock:
-        yield mock
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture
