@@ -9,7 +9,13 @@ __all__ = [
     "LockBusy",
     "QuantizationError",
     "StateError",
+    "describe",
 ]
+
+
+def describe(error: BaseException, limit: int = 300) -> str:
+    """`Type: message`, truncated: how an error is written into events, reports and checks."""
+    return f"{type(error).__name__}: {error}"[:limit]
 
 
 class BtcbotError(Exception):

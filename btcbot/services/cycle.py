@@ -13,7 +13,7 @@ from btcbot.adapters.sqlite.store import Store
 from btcbot.config import Settings
 from btcbot.domain.accounting import Position
 from btcbot.domain.balances import Mismatch
-from btcbot.domain.errors import AuthFailed, ConfigError, ExchangeError
+from btcbot.domain.errors import AuthFailed, ConfigError, ExchangeError, describe
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.market import MarketSnapshot
 from btcbot.domain.models import Denial, Intent, LocalOrder, Side, TradingState
@@ -184,12 +184,12 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
         report.outcome, report.exit_code, report.error = "aborted", 3, f"authentication failed: {exc}"
     except ExchangeError as exc:
         report.outcome, report.exit_code = "aborted", 3
-        report.error = f"exchange unavailable: {type(exc).__name__}: {exc}"
+        report.error = f"exchange unavailable: {describe(exc)}"
     except ConfigError as exc:  # e.g. a configured pair the exchange does not list: recorded, then exit 2
         report.outcome, report.exit_code, report.error = "config_error", 2, str(exc)
         raise
     except BaseException as exc:  # a bug or an interrupt: the journal must not say "ok"
-        report.outcome, report.exit_code, report.error = "failed", 1, f"{type(exc).__name__}: {exc}"[:300]
+        report.outcome, report.exit_code, report.error = "failed", 1, describe(exc)
         raise
     finally:
         store.finish_cycle(cid, report.outcome, report.exit_code, report.summary(), deps.clock.now())

@@ -15,7 +15,7 @@ from btcbot.adapters.sqlite.migrations import SCHEMA_VERSION
 from btcbot.adapters.sqlite.store import DB_FILENAME
 from btcbot.bootstrap import btcturk_exchange
 from btcbot.config import Settings
-from btcbot.domain.errors import AuthFailed, ExchangeError
+from btcbot.domain.errors import AuthFailed, ExchangeError, describe
 
 __all__ = ["MAX_SKEW", "Check", "run_doctor"]
 
@@ -82,7 +82,7 @@ def _clock(exchange: Any, now: datetime) -> Check:
     try:
         server = exchange.server_time()
     except ExchangeError as exc:
-        return Check("clock", False, f"server time unavailable: {type(exc).__name__}: {exc}")
+        return Check("clock", False, f"server time unavailable: {describe(exc)}")
     skew = server - now
     ok = abs(skew) <= MAX_SKEW
     return Check("clock", ok, f"skew {skew.total_seconds():+.3f} s vs exchange (limit ±{MAX_SKEW.seconds} s)")
@@ -96,5 +96,5 @@ def _keys(exchange: Any, settings: Settings) -> Check:
     except AuthFailed as exc:
         return Check("keys", False, f"signature refused: {exc}")
     except ExchangeError as exc:
-        return Check("keys", False, f"balances unavailable: {type(exc).__name__}: {exc}")
+        return Check("keys", False, f"balances unavailable: {describe(exc)}")
     return Check("keys", True, f"signed balances request ok ({len(balances)} assets)")

@@ -22,6 +22,7 @@ from btcbot.domain.errors import (
     OutcomeUnknown,
     Rejected,
     Unavailable,
+    describe,
 )
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.fees import fee_schedule
@@ -136,7 +137,7 @@ def _send(request: OrderRequest, checked: Preflighted, ctx: ExecutionContext, re
     cid = request.client_order_id
 
     def move(event: OrderEvent, code: str, error: Exception | None = None, exid: int | None = None) -> LocalOrder:
-        detail = {"error": _short(error)} if error is not None else None
+        detail = {"error": describe(error)} if error is not None else None
         return ctx.store.apply_order_event(cid, event, now=ctx.now, cycle_id=ctx.cycle_id, code=code, detail=detail,
                                            exchange_order_id=exid)
 
@@ -177,10 +178,6 @@ def _drop(ctx: ExecutionContext, report: ExecutionReport, denial: Denial) -> Non
     report.denied.append(denial)
 
 
-def _short(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]
-
-
 # -- cancel --------------------------------------------------------------------------------------------
 def _cancel(cancel: Cancel, ctx: ExecutionContext, report: ExecutionReport) -> None:
     order, store, now = cancel.order, ctx.store, ctx.now
@@ -191,16 +188,16 @@ def _cancel(cancel: Cancel, ctx: ExecutionContext, report: ExecutionReport) -> N
     except (OrderNotFound, Rejected) as exc:
         # Already closed, cancelled or unknown to the venue: ask for the status instead of assuming.
         store.record([Event(EventKind.ORDER_CANCEL_SENT, "CANCEL_REFUSED", order.symbol, order.client_order_id,
-                            {"error": _short(exc)})], ctx.cycle_id, now)
+                            {"error": describe(exc)})], ctx.cycle_id, now)
         _settle_from_status(order, ctx, report)
         return
     except OutcomeUnknown as exc:
-        detail = dict(cancel.detail, error=_short(exc))
+        detail = dict(cancel.detail, error=describe(exc))
         report.cancel_requested.append(_request_cancel(order, "CANCEL_OUTCOME_UNKNOWN", detail, ctx))
         return
     except ExchangeError as exc:
         store.record([Event(EventKind.EXCHANGE_ERROR, "CANCEL_NOT_SENT", order.symbol, order.client_order_id,
-                            {"error": _short(exc)})], ctx.cycle_id, now)
+                            {"error": describe(exc)})], ctx.cycle_id, now)
         return
     report.cancel_requested.append(_request_cancel(order, cancel.code, cancel.detail, ctx))
 
@@ -216,7 +213,7 @@ def _settle_from_status(order: LocalOrder, ctx: ExecutionContext, report: Execut
         status = ctx.exchange.get_order(order.exchange_order_id)
     except ExchangeError as exc:
         ctx.store.note_probe(order.client_order_id, now=ctx.now, cycle_id=ctx.cycle_id, code="PROBE_FAILED",
-                             detail={"error": _short(exc)})
+                             detail={"error": describe(exc)})
         return
     event = event_for_report(order, status)
     if event is not None:

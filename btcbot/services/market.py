@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from btcbot.adapters.sqlite.store import Store
-from btcbot.domain.errors import ConfigError, ExchangeError
+from btcbot.domain.errors import ConfigError, ExchangeError, describe
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.market import MarketSnapshot
 from btcbot.domain.models import Balance, FillReport, OrderBook, OrderReport
@@ -94,5 +94,5 @@ def _outcome(fut: Future[Any]) -> tuple[Any, str]:
     try:
         return fut.result(), ""
     except ExchangeError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:200]
+        return None, describe(exc, 200)
 
