@@ -199,12 +199,13 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
 def _exit_legs(store: Store, positions: dict[str, Position]) -> dict[str, list[LocalOrder]]:
     """Our exit-ladder orders of each open position, oldest first (the ladder's step count and reference)."""
     legs: dict[str, list[LocalOrder]] = {}
-    for order in store.orders(include_external=False):
-        position = positions.get(order.symbol)
-        if order.exit_kind not in LADDER_KINDS or position is None or position.opened_at is None:
+    for symbol, position in positions.items():
+        if position.opened_at is None:
             continue
-        if order.created_at >= position.opened_at and order.side is Side.SELL:
-            legs.setdefault(order.symbol, []).append(order)
+        found = [o for o in store.orders(symbol=symbol, include_external=False, exit_kinds=LADDER_KINDS,
+                                         created_since=position.opened_at) if o.side is Side.SELL]
+        if found:
+            legs[symbol] = found
     return legs
 
 

@@ -173,3 +173,24 @@ def test_store_venues_are_isolated(tmp_path: Path) -> None:
     live = Store(sim.db, "btcturk")
     assert live.orders() == []
     assert len(sim.orders()) == 1
+
+
+def test_exit_legs_are_ladder_sells_of_the_current_position_only(store: Store) -> None:
+    from dataclasses import replace
+
+    from btcbot.domain.accounting import Position
+    from btcbot.services.cycle import _exit_legs
+
+    def add(cid: str, minute: int, kind: str | None, side: Side = Side.SELL) -> None:
+        order = replace(_order(cid, side=side), exit_kind=kind, created_at=NOW + timedelta(minutes=minute))
+        store.insert_order(order, None, Event(EventKind.ORDER_SUBMITTING, "WRITE_AHEAD"), NOW)
+
+    add("before-open", 1, "stop_loss")
+    add("leg-1", 5, "stop_loss")
+    add("profit", 6, "profit")
+    add("buy", 7, "stop_loss", Side.BUY)
+    add("leg-2", 8, "stop_loss")
+    position = Position("BTCTRY", quantity=Decimal("0.001"), cost_basis=Decimal("3500"),
+                        opened_at=NOW + timedelta(minutes=3))
+    legs = _exit_legs(store, {"BTCTRY": position})
+    assert [o.client_order_id for o in legs["BTCTRY"]] == ["leg-1", "leg-2"]

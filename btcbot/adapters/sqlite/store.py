@@ -286,8 +286,17 @@ class Store(FillsMixin):
                                      (self.venue, str(exchange_order_id)))
 
     def orders(self, statuses: Iterable[OrderStatus] | None = None, symbol: str | None = None,
-               include_external: bool = True) -> list[LocalOrder]:
+               include_external: bool = True, exit_kinds: Iterable[str] | None = None,
+               created_since: datetime | None = None) -> list[LocalOrder]:
+        """This venue's orders, oldest first, filtered in SQL (the cycle must not load the whole history)."""
         sql, params = "SELECT * FROM orders WHERE venue = ?", list[object]([self.venue])
+        if exit_kinds is not None:
+            kinds = sorted(exit_kinds)
+            sql += f" AND exit_kind IN ({','.join('?' * len(kinds))})"
+            params.extend(kinds)
+        if created_since is not None:
+            sql += " AND created_at >= ?"
+            params.append(iso(created_since))
         if statuses is not None:
             wanted = [s.value for s in statuses]
             sql += f" AND status IN ({','.join('?' * len(wanted))})"
