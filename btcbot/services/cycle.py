@@ -28,7 +28,7 @@ from btcbot.domain.symbols import SymbolRules
 from btcbot.ports import Clock, Exchange
 from btcbot.services.balance_check import check_balances
 from btcbot.services.execution import ExecutionContext, ExecutionReport, execute
-from btcbot.services.ledger import FillsReport, fills_since
+from btcbot.services.ledger import FillsReport, check_fill_totals, fills_since
 from btcbot.services.market import load_rules, refresh
 from btcbot.services.reconcile import ReconcileReport, reconcile_orders
 from btcbot.services.valuation import Valuation, value_account
@@ -146,6 +146,7 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
                                             fresh.fills or [])
         report.fills = FillsReport(fetched=len(fresh.fills or []), skipped=fresh.fills is None,
                                    new=store.record_fills(fresh.fills or [], now, cid))
+        report.fills.discrepancies = check_fill_totals(store, now, cid)
         report.positions = positions = store.positions()
         report.valuation = value_account(fresh.snapshot, store, now)
         report.balance_mismatches = check_balances(

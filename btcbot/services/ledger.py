@@ -1,8 +1,8 @@
-"""Fills refresh (R-ACC-1): fetch the account's fills by cursor and record each exactly once."""
+"""Fills bookkeeping of the cycle (R-ACC-1): where to read fills from, and the cross-check of each order's
+recorded fills against the venue's own filled figure (amount − leftAmount)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -11,13 +11,14 @@ from btcbot.domain.events import Event, EventKind
 from btcbot.domain.models import FillReport, LocalOrder
 from btcbot.domain.money import dec_str
 from btcbot.domain.order_fsm import IN_FLIGHT, LIVE, OrderStatus
-from btcbot.ports import Exchange
 
-__all__ = ["FillsReport", "fills_since", "refresh_fills"]
+__all__ = ["FillsReport", "check_fill_totals", "fills_since"]
 
 CLOCK_MARGIN = timedelta(minutes=1)
 # Fills can become visible well after they happened (btcturk-api.md §5.7): keep looking this long.
 LATE_FILL_WINDOW = timedelta(days=2)
+# A filled order whose fills still disagree with the venue this long after it settled is reported.
+DISCREPANCY_GRACE = timedelta(minutes=30)
 
 
 @dataclass(slots=True)
@@ -36,33 +37,20 @@ def fills_since(store: Store, now: datetime) -> datetime | None:
     oldest such order, minus a margin for clock differences.
     """
     waiting = store.orders(IN_FLIGHT | LIVE)
-    waiting += [o for o in store.orders([OrderStatus.FILLED, OrderStatus.CANCELED])
-                if o.exchange_filled > o.filled_quantity and now - o.updated_at < LATE_FILL_WINDOW]
+    waiting += [o for o in store.orders_with_fill_gap(now - LATE_FILL_WINDOW) if o.exchange_filled > o.filled_quantity]
     if not waiting:
         return None
     return min(o.created_at for o in waiting) - CLOCK_MARGIN
 
 
-def refresh_fills(exchange: Exchange, store: Store, symbols: Sequence[str], now: datetime,
-                  cycle_id: int | None, *, force_since: datetime | None = None) -> FillsReport:
-    """Read and record new fills; flag terminal orders whose fills disagree with the venue's figure."""
-    since = force_since or fills_since(store, now)
-    report = FillsReport()
-    if since is None:
-        report.skipped = True
-        return report
-    fetched = exchange.fills(symbols, since=since)
-    report.fetched = len(fetched)
-    report.new = store.record_fills(fetched, now, cycle_id)
-    events = []
-    for order in store.orders([OrderStatus.FILLED]):
-        if order.external or order.filled_quantity == order.exchange_filled:
-            continue
-        if order.updated_at < now - timedelta(minutes=30):
-            report.discrepancies.append(order)
-            events.append(Event(EventKind.FILL_DISCREPANCY, "FILLS_DISAGREE_WITH_VENUE", order.symbol,
-                                order.client_order_id, {"fills_sum": dec_str(order.filled_quantity),
-                                                        "venue_filled": dec_str(order.exchange_filled)}))
-    if events:
-        store.record(events, cycle_id, now)
-    return report
+def check_fill_totals(store: Store, now: datetime, cycle_id: int | None) -> list[LocalOrder]:
+    """FILL_DISCREPANCY (once per order and figures) for our filled orders whose fills still disagree with
+    the venue's filled quantity after the grace period."""
+    found = [o for o in store.orders_with_fill_gap(now - LATE_FILL_WINDOW)
+             if o.status is OrderStatus.FILLED and not o.external and o.updated_at <= now - DISCREPANCY_GRACE]
+    events = [Event(EventKind.FILL_DISCREPANCY, "FILLS_DISAGREE_WITH_VENUE", o.symbol, o.client_order_id,
+                    {"fills_sum": dec_str(o.filled_quantity), "venue_filled": dec_str(o.exchange_filled)})
+              for o in found]
+    store.record(events, cycle_id, now, key=lambda e: "|".join(
+        ("fill_discrepancy", store.venue, e.client_order_id or "", e.detail["fills_sum"], e.detail["venue_filled"])))
+    return found

@@ -194,3 +194,22 @@ def test_exit_legs_are_ladder_sells_of_the_current_position_only(store: Store) -
                         opened_at=NOW + timedelta(minutes=3))
     legs = _exit_legs(store, {"BTCTRY": position})
     assert [o.client_order_id for o in legs["BTCTRY"]] == ["leg-1", "leg-2"]
+
+
+def test_fill_gap_keeps_fills_window_open_and_reports_discrepancy_once(store: Store) -> None:
+    from btcbot.services.ledger import check_fill_totals, fills_since
+
+    store.insert_order(_order(), None, Event(EventKind.ORDER_SUBMITTING, "WRITE_AHEAD"), NOW)
+    store.apply_order_event("bb3b-BTCTRY-1", OrderEvent.ACKED, now=NOW, cycle_id=None, exchange_order_id=5)
+    store.apply_order_event("bb3b-BTCTRY-1", OrderEvent.FILLED, now=NOW, cycle_id=None,
+                            exchange_filled=Decimal("0.001"))
+    store.record_fills([_fill("1", 5, Side.BUY, "0.0004")], NOW, None)  # the rest of the fills is late
+    assert fills_since(store, NOW + timedelta(minutes=5)) == NOW - timedelta(minutes=1)
+    assert check_fill_totals(store, NOW + timedelta(minutes=5), None) == []  # within the grace period
+    later = NOW + timedelta(hours=1)
+    assert [o.client_order_id for o in check_fill_totals(store, later, None)] == ["bb3b-BTCTRY-1"]
+    check_fill_totals(store, later + timedelta(minutes=1), None)
+    assert len(store.events(kind=EventKind.FILL_DISCREPANCY)) == 1
+    store.record_fills([_fill("2", 5, Side.BUY, "0.0006", minute=2)], later, None)
+    assert check_fill_totals(store, later, None) == []
+    assert fills_since(store, later) is None

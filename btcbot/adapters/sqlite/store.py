@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -76,11 +76,12 @@ class Store(FillsMixin):
              json.dumps(event.detail, sort_keys=True)),
         )
 
-    def record(self, events: Iterable[Event], cycle_id: int | None, now: datetime) -> None:
-        """Write decision events in one transaction."""
+    def record(self, events: Iterable[Event], cycle_id: int | None, now: datetime,
+               key: Callable[[Event], str] | None = None) -> None:
+        """Write decision events in one transaction; `key` gives re-derived facts a deterministic id."""
         with self.db.atomic() as conn:
             for event in events:
-                self._insert_event(conn, event, cycle_id, now)
+                self._insert_event(conn, event, cycle_id, now, key=key(event) if key else None)
 
     def events(self, cycle_id: int | None = None, kind: EventKind | None = None) -> list[sqlite3.Row]:
         sql, params = "SELECT * FROM events WHERE 1=1", list[object]()
@@ -307,6 +308,16 @@ class Store(FillsMixin):
         if not include_external:
             sql += " AND external = 0"
         return [_order_from_row(r) for r in self.db.query(sql + " ORDER BY id", tuple(params))]
+
+    def orders_with_fill_gap(self, updated_since: datetime) -> list[LocalOrder]:
+        """Terminal orders updated since `updated_since` whose recorded fills differ from the venue's filled
+        figure (money columns are canonical strings, so string inequality is decimal inequality)."""
+        rows = self.db.query(
+            "SELECT * FROM orders WHERE venue = ? AND status IN (?, ?) AND filled_quantity != exchange_filled "
+            "AND updated_at >= ? ORDER BY id",
+            (self.venue, OrderStatus.FILLED.value, OrderStatus.CANCELED.value, iso(updated_since)),
+        )
+        return [_order_from_row(r) for r in rows]
 
     def _order_where(self, conn: sqlite3.Connection, where: str, params: tuple[object, ...]) -> LocalOrder | None:
         row = conn.execute(f"SELECT * FROM orders WHERE {where}", params).fetchone()
