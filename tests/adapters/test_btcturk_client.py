@@ -485,10 +485,51 @@ def test_limiter_unreadable_store_does_not_stop_requests(clock: FakeClock) -> No
         def save_block(self, endpoint: str, until: datetime) -> None:
             raise OSError("database is locked")
 
+        def load_windows(self) -> dict[str, list[datetime]]:
+            raise OSError("database is locked")
+
+        def save_windows(self, windows: object) -> None:
+            raise OSError("database is locked")
+
     limiter = RateLimiter({}, clock=clock, sleep=clock.sleep, store=BrokenStore())
     limiter.acquire("GET /x")
     until = limiter.block("GET /x", 30)
     assert limiter.blocked_until("GET /x") == until
+    limiter.flush()  # logged, not raised: the venue's own 429 still protects the next process
+
+
+def test_limiter_windows_carry_over_to_the_next_process(clock: FakeClock) -> None:
+    store = InMemoryBlockStore()
+    first = RateLimiter(clock=clock, sleep=clock.sleep, store=store)
+    for _ in range(180):
+        first.acquire("GET /api/v2/orderbook")
+    first.flush()
+    clock.now += timedelta(seconds=30)
+    second = RateLimiter(clock=clock, sleep=clock.sleep, store=store)  # a new cron process, same journal
+    with pytest.raises(RateLimited) as info:
+        second.acquire("GET /api/v2/orderbook")
+    assert info.value.retry_after == pytest.approx(30.0)
+    clock.now += timedelta(seconds=30)
+    second.acquire("GET /api/v2/orderbook")  # the first process's window has passed
+
+
+def test_limiter_flush_keeps_only_stamps_inside_their_window(clock: FakeClock) -> None:
+    store = InMemoryBlockStore()
+    limiter = RateLimiter({"GET /x": (Window(5, 60.0), Window(2, 1.0))}, clock=clock, sleep=clock.sleep, store=store)
+    limiter.acquire("GET /x")
+    clock.now += timedelta(seconds=2)
+    limiter.acquire("GET /x")
+    limiter.flush()
+    assert store.windows == {"GET /x#0": [T0, T0 + timedelta(seconds=2)], "GET /x#1": [T0 + timedelta(seconds=2)]}
+
+
+def test_client_close_persists_windows(router: respx.MockRouter, clock: FakeClock) -> None:
+    router.get(BALANCES).mock(return_value=ok([]))
+    store = InMemoryBlockStore()
+    client = make_client(router, clock, store=store)
+    get_balances(client)
+    client.close()
+    assert store.windows == {"GET /api/v1/users/balances#0": [T0]}
 
 
 def test_limiter_scoped_windows_share_one_budget_across_endpoints(clock: FakeClock) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from btcbot.adapters.sqlite.db import Database
-from btcbot.adapters.sqlite.migrations import SCHEMA_VERSION, migrate
+from btcbot.adapters.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION, migrate
 from btcbot.adapters.sqlite.store import DB_FILENAME, Store
 from btcbot.domain.errors import InvalidTransition, StateError
 from btcbot.domain.events import Event, EventKind
@@ -63,6 +63,27 @@ def test_migrations_rerun_is_noop(tmp_path: Path) -> None:
     Store.open(tmp_path / "st", "sim").close()
     store = Store.open(tmp_path / "st", "sim")
     assert store.db.query_one("PRAGMA user_version")[0] == SCHEMA_VERSION  # type: ignore[index]
+
+
+def test_migration_from_version_1_keeps_data_and_adds_rate_limit_windows(tmp_path: Path) -> None:
+    db = Database(tmp_path / "old.sqlite")
+    with db.atomic() as conn:
+        for statement in MIGRATIONS[0][1].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("INSERT INTO rate_limit_blocks (endpoint, blocked_until) VALUES ('GET /x', '2026-11-21')")
+    assert migrate(db) == SCHEMA_VERSION == 2
+    assert db.query_one("SELECT endpoint FROM rate_limit_blocks")[0] == "GET /x"  # type: ignore[index]
+    assert db.query("SELECT * FROM rate_limit_windows") == []
+
+
+def test_rate_limit_windows_round_trip_and_replace(store: Store) -> None:
+    stamps = [NOW, NOW + timedelta(microseconds=1)]
+    store.save_windows({"GET /x#0": stamps, "graph-api": [NOW]})
+    assert store.load_windows() == {"GET /x#0": stamps, "graph-api": [NOW]}
+    store.save_windows({"GET /y#0": [NOW]})
+    assert store.load_windows() == {"GET /y#0": [NOW]}
 
 
 def test_money_columns_are_text(store: Store) -> None:

@@ -264,7 +264,11 @@ class BtcTurkClient:
             self._counts.clear()
 
     def close(self) -> None:
-        self._http.close()
+        """Close the connection pool and persist the limiter's windows for the next process."""
+        try:
+            self._limiter.flush()
+        finally:
+            self._http.close()
 
     def __enter__(self) -> BtcTurkClient:
         return self

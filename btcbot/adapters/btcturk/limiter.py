@@ -7,6 +7,10 @@ requests in any `period`-long interval, so it also satisfies BTCTurk's fixed win
 A 429 blocks its endpoint for Retry-After seconds. Blocks are written to a `RateLimitBlockStore`
 so the next cron process honours them; while blocked, `acquire` raises `RateLimited` at once and
 no request is sent.
+
+The windows' request stamps are persisted too (`flush`, called when the client closes) and loaded by
+the next process: each `btcbot run` is a new process, and runs closer together than a window (a
+tight loop, or cron plus a manual `btcbot reconcile`) must still keep the published limits together.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -64,7 +68,7 @@ DEFAULT_LIMITS: Mapping[str, tuple[Window, ...]] = {
 
 
 class RateLimitBlockStore(Protocol):
-    """Persists 429 blocks across processes (the lead implements it on SQLite)."""
+    """Persists 429 blocks and window stamps across processes (the SQLite `Store` implements it)."""
 
     def load_blocks(self) -> dict[str, datetime]:
         """Endpoint key -> blocked-until (aware UTC). Expired entries may be included."""
@@ -74,13 +78,30 @@ class RateLimitBlockStore(Protocol):
         """Record that `endpoint` must not be called before `until`."""
         ...
 
+    def load_windows(self) -> dict[str, list[datetime]]:
+        """Window key -> send stamps (aware UTC, ascending) saved by an earlier process."""
+        ...
+
+    def save_windows(self, windows: Mapping[str, Sequence[datetime]]) -> None:
+        """Replace the saved stamps with `windows` (only stamps still inside their window)."""
+        ...
+
 
 class InMemoryBlockStore:
     """A `RateLimitBlockStore` kept in a dict (tests, or one-process use)."""
 
     def __init__(self, blocks: Mapping[str, datetime] | None = None) -> None:
         self.blocks: dict[str, datetime] = dict(blocks or {})
+        self.windows: dict[str, list[datetime]] = {}
         self._lock = threading.Lock()
+
+    def load_windows(self) -> dict[str, list[datetime]]:
+        with self._lock:
+            return {key: list(stamps) for key, stamps in self.windows.items()}
+
+    def save_windows(self, windows: Mapping[str, Sequence[datetime]]) -> None:
+        with self._lock:
+            self.windows = {key: list(stamps) for key, stamps in windows.items()}
 
     def load_blocks(self) -> dict[str, datetime]:
         with self._lock:
@@ -91,6 +112,11 @@ class InMemoryBlockStore:
             current = self.blocks.get(endpoint)
             if current is None or until > current:
                 self.blocks[endpoint] = until
+
+
+def _window_key(endpoint: str, index: int, window: Window) -> str:
+    """Shared windows are keyed by scope, the others by endpoint and position."""
+    return window.scope or f"{endpoint}#{index}"
 
 
 def _aware(value: datetime) -> datetime:
@@ -119,7 +145,7 @@ class RateLimiter:
         self._store = store
         self._max_wait = max_wait
         self._lock = threading.Lock()
-        self._log: dict[tuple[str, int] | str, deque[datetime]] = {}
+        self._log: dict[str, deque[datetime]] = {}
         self._blocks: dict[str, datetime] = {}
         self._loaded = store is None
 
@@ -141,6 +167,40 @@ class RateLimiter:
             current = self._blocks.get(endpoint)
             if current is None or until > current:
                 self._blocks[endpoint] = until
+        try:
+            saved = self._store.load_windows()
+        except Exception:
+            log.warning("rate-limit windows could not be read; counting from zero in this process")
+            return
+        for key, stamps in saved.items():
+            merged = sorted([*(_aware(s) for s in stamps), *self._log.get(key, ())])  # equal stamps all count
+            self._log[key] = deque(merged)
+
+    def _windows(self) -> dict[str, float]:
+        """Window key -> period, for every configured window."""
+        return {
+            _window_key(endpoint, index, window): window.period
+            for endpoint, windows in self._limits.items()
+            for index, window in enumerate(windows)
+        }
+
+    def flush(self) -> None:
+        """Persist the stamps still inside their windows so the next process keeps counting them."""
+        if self._store is None:
+            return
+        with self._lock:
+            self._load_once()
+            now = self._now()
+            periods = self._windows()
+            live = {
+                key: [s for s in stamps if s > now - timedelta(seconds=periods[key])]
+                for key, stamps in self._log.items()
+                if key in periods
+            }
+        try:
+            self._store.save_windows({key: stamps for key, stamps in live.items() if stamps})
+        except Exception:  # the next process then counts from zero; the venue's 429 still protects
+            log.warning("rate-limit windows could not be persisted")
 
     def blocked_until(self, endpoint: str) -> datetime | None:
         """When a current 429 block on `endpoint` ends, or None if it is not blocked."""
@@ -179,7 +239,7 @@ class RateLimiter:
     def _window_wait(self, endpoint: str, now: datetime) -> float:
         wait = 0.0
         for index, window in enumerate(self._limits.get(endpoint, ())):
-            stamps = self._log.setdefault(window.scope or (endpoint, index), deque())
+            stamps = self._log.setdefault(_window_key(endpoint, index, window), deque())
             horizon = now - timedelta(seconds=window.period)
             while stamps and stamps[0] <= horizon:
                 stamps.popleft()
@@ -190,7 +250,7 @@ class RateLimiter:
 
     def _record(self, endpoint: str, now: datetime) -> None:
         for index, window in enumerate(self._limits.get(endpoint, ())):
-            self._log[window.scope or (endpoint, index)].append(now)
+            self._log[_window_key(endpoint, index, window)].append(now)
 
     def block(self, endpoint: str, seconds: float) -> datetime:
         """Block `endpoint` for `seconds` after a 429 and persist the block; return its end."""

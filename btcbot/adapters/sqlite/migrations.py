@@ -146,7 +146,17 @@ CREATE TABLE kv (
 );
 """
 
-MIGRATIONS: tuple[tuple[str, str], ...] = (("m001_initial", M001_INITIAL),)
+M002_RATE_WINDOWS = """
+CREATE TABLE rate_limit_windows (
+    window_key TEXT PRIMARY KEY,
+    stamps TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("m001_initial", M001_INITIAL),
+    ("m002_rate_limit_windows", M002_RATE_WINDOWS),  # request stamps of the client's windows (R-EX-4)
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -206,6 +206,18 @@ class Store(FillsMixin):
                 "INSERT INTO rate_limit_blocks (endpoint, blocked_until) VALUES (?, ?) ON CONFLICT(endpoint) "
                 "DO UPDATE SET blocked_until = MAX(blocked_until, excluded.blocked_until)",
                 (endpoint, iso(until)),
+            )
+
+    def load_windows(self) -> dict[str, list[datetime]]:
+        rows = self.db.query("SELECT window_key, stamps FROM rate_limit_windows")
+        return {r["window_key"]: [parse_iso(s) for s in json.loads(r["stamps"])] for r in rows}
+
+    def save_windows(self, windows: Mapping[str, Sequence[datetime]]) -> None:
+        with self.db.atomic() as conn:
+            conn.execute("DELETE FROM rate_limit_windows")
+            conn.executemany(
+                "INSERT INTO rate_limit_windows (window_key, stamps) VALUES (?, ?)",
+                [(key, json.dumps([iso(s) for s in stamps])) for key, stamps in windows.items()],
             )
 
     # -- orders ----------------------------------------------------------------------------------------
