@@ -3,6 +3,7 @@ Never trades and never takes the instance lock."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from filelock import FileLock, Timeout
 from btcbot.adapters.lock import LOCK_FILENAME
 from btcbot.adapters.sqlite.db import Database
 from btcbot.adapters.sqlite.migrations import SCHEMA_VERSION
-from btcbot.adapters.sqlite.store import DB_FILENAME
+from btcbot.adapters.sqlite.store import DB_FILENAME, Store
 from btcbot.bootstrap import btcturk_exchange
 from btcbot.config import Settings
 from btcbot.domain.errors import AuthFailed, ExchangeError, describe
@@ -29,17 +30,38 @@ class Check:
     detail: str
 
 
-def run_doctor(settings: Settings, now: datetime, exchange_factory: Any = None) -> list[Check]:
+def run_doctor(settings: Settings, now: datetime) -> list[Check]:
     checks = [_config(settings), _database(settings), _lock(settings)]
     if settings.exchange == "btcturk":
-        exchange = exchange_factory(settings) if exchange_factory else btcturk_exchange(settings)
+        store = _journal(settings)  # its 429 blocks and rate windows apply to doctor's requests too (R-EX-4)
         try:
-            checks += [_clock(exchange, now), _keys(exchange, settings)]
+            exchange = btcturk_exchange(settings, block_store=store)
+            try:
+                checks += [_clock(exchange, now), _keys(exchange, settings)]
+            finally:
+                exchange.close()
         finally:
-            exchange.close()
+            if store is not None:
+                store.close()
     else:
         checks.append(Check("exchange", True, "built-in simulator (offline); no keys or clock needed"))
     return checks
+
+
+def _journal(settings: Settings) -> Store | None:
+    """The existing journal when its schema is current; doctor never creates or migrates one."""
+    path = settings.state_dir / DB_FILENAME
+    if not path.exists():
+        return None
+    db = Database(path)
+    try:
+        row = db.query_one("PRAGMA user_version")
+        current = row is not None and int(row[0]) == SCHEMA_VERSION
+    except sqlite3.Error:
+        current = False
+    finally:
+        db.close()
+    return Store.open(settings.state_dir, "btcturk") if current else None
 
 
 def _config(settings: Settings) -> Check:
