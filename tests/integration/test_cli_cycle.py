@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,15 @@ def test_run_default_settings_completes_dry_run_cycle(isolated_env: Path) -> Non
     assert status["last_cycle"]["outcome"] == "ok"
     assert {o["status"] for o in status["open_orders"]} == {"OPEN"}
     assert all(o["side"] == "buy" for o in status["open_orders"])
+
+
+def test_run_state_files_are_private_to_the_owner(isolated_env: Path) -> None:
+    assert runner.invoke(app, ["run"]).exit_code == 0
+    assert stat.S_IMODE(isolated_env.stat().st_mode) == 0o700
+    databases = sorted(p.name for p in isolated_env.glob("*.sqlite"))
+    assert databases == ["btcbot.sqlite", "sim.sqlite"]
+    for path in isolated_env.glob("*.sqlite*"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
 
 def test_run_ten_times_orders_fill_and_positions_appear(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

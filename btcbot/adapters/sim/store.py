@@ -6,6 +6,7 @@ Tables: meta (seed, tick, wall/event times, id counters), mids, book_levels, bal
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
@@ -67,9 +68,13 @@ class SimStore:
     @classmethod
     def connect(cls, path: Path | None) -> SimStore:
         target = ":memory:" if path is None else str(path)
+        created = False
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            created = not path.exists()
         conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        if path is not None and created:
+            os.chmod(path, 0o600)  # like the journal: the state dir's files are the owner's only
         if path is not None:
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=5000")
