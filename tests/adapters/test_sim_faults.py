@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from btcbot.adapters.btcturk import BtcTurkClient, BtcTurkExchange, RetryPolicy
 from btcbot.adapters.btcturk.auth import Signer
 from btcbot.adapters.sim import SimConfig, SimExchange
-from btcbot.adapters.sim.faults import FaultInjector, FaultPlan, FaultRule, Scope
+from btcbot.adapters.sim.faults import FaultInjector, FaultPlan, FaultRule, Limit, Scope, ServerLimiter
 from btcbot.adapters.sim.server import SimServer, WallClock
 from btcbot.domain.errors import BadResponse, OutcomeUnknown, RateLimited, Unavailable
 from btcbot.domain.models import ExchangeOrderStatus, OrderMethod, OrderRequest, Side
@@ -270,3 +270,23 @@ def test_control_endpoints_and_request_log(server: SimServer, ex: BtcTurkExchang
     advanced = httpx.post(server.url + "/__sim/advance", json={"ticks": 2}).json()
     assert advanced["tick"] >= 2
     assert httpx.get(server.url + "/__sim/nothing").status_code == 404
+
+
+def test_server_limiter_counts_only_requests_after_the_block_was_announced() -> None:
+    now = [100.0]
+    limiter = ServerLimiter({"GET /x": (Limit(1, 10.0),)}, clock=lambda: now[0], grace=0.0)
+    assert limiter.admit("GET /x") is None
+    first = limiter.admit("GET /x")  # over the limit: starts a 10 s block
+    assert first is not None and (first.retry_after, first.blocked) == (10, False)
+    racing = limiter.admit("GET /x")  # in flight before the 429 was sent: refused, not the client's fault
+    assert racing is not None and not racing.blocked
+    limiter.announce("GET /x")
+    now[0] += 4
+    ignored = limiter.admit("GET /x")  # sent after the client could know: a violation
+    assert ignored is not None and (ignored.retry_after, ignored.blocked) == (6, True)
+    limiter.block("GET /x", 30)  # a new (injected) block is unannounced until its own 429 is sent
+    again = limiter.admit("GET /x")
+    assert again is not None and not again.blocked
+    now[0] += 31
+    limiter.announce("GET /x")  # announcing an expired block changes nothing
+    assert limiter.blocks() == {}

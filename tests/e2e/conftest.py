@@ -6,13 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rig import SYMBOLS, Rig
 
 from btcbot.adapters.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimServer, open_server_sim
 
+pytest.register_assert_rewrite("rig")  # the rig's invariant checks are plain asserts: explain their failures
+from rig import SYMBOLS, Rig, WireLog  # noqa: E402
+
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
+def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
     sim = open_server_sim(tmp_path / "server", seed=5, tick_seconds=1, cancel_delay=0.3)
     server = SimServer(sim).start()
     state = tmp_path / "bot"
@@ -24,6 +26,8 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         "BTCBOT_STALE_ORDER_SECONDS": "6", "BTCBOT_UNKNOWN_ORDER_MAX_AGE_SECONDS": "8",
         "BTCBOT_DEDUPE_BUCKET_SECONDS": "60",
     }
-    yield Rig(server, state, env)
+    wire = WireLog()
+    wire.install(monkeypatch)  # the CLI runs in-process: its HTTP client's sends are observed directly
+    yield Rig(server, state, env, wire)
     server.stop()
     sim.close()

@@ -313,7 +313,8 @@ PUBLISHED_LIMITS: Mapping[str, tuple[Limit, ...]] = {  # §9; endpoint keys matc
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """A 429: `blocked` when the request arrived inside an existing block; `limit` None when injected."""
+    """A 429: `blocked` when the request arrived inside a block a 429 reply had already announced;
+    `limit` None when injected."""
 
     retry_after: int
     limit: Limit | None
@@ -337,6 +338,7 @@ class ServerLimiter:
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, int], tuple[float, int]] = {}
         self._blocks: dict[str, tuple[float, Limit | None]] = {}
+        self._announced: set[str] = set()  # endpoints whose current block a 429 reply has told the client of
 
     def limits(self, endpoint: str) -> tuple[Limit, ...]:
         return self._limits.get(endpoint, ())
@@ -347,7 +349,7 @@ class ServerLimiter:
             now = self._clock()
             until, cause = self._blocks.get(endpoint, (0.0, None))
             if now < until:
-                return Refusal(max(1, math.ceil(until - now)), cause, True)
+                return Refusal(max(1, math.ceil(until - now)), cause, endpoint in self._announced)
             for index, limit in enumerate(self._limits.get(endpoint, ())):
                 start, count = self._windows.get((endpoint, index), (now, 0))
                 if now - start >= limit.period - self._grace:
@@ -355,6 +357,7 @@ class ServerLimiter:
                 self._windows[(endpoint, index)] = (start, count + 1)
                 if count + 1 > limit.limit:
                     self._blocks[endpoint] = (now + limit.period, limit)
+                    self._announced.discard(endpoint)
                     return Refusal(max(1, math.ceil(limit.period)), limit, False)
             return None
 
@@ -364,6 +367,15 @@ class ServerLimiter:
             until = self._clock() + seconds
             if until > self._blocks.get(endpoint, (0.0, None))[0]:
                 self._blocks[endpoint] = (until, None)
+                self._announced.discard(endpoint)
+
+    def announce(self, endpoint: str) -> None:
+        """A 429 reply for `endpoint`'s current block has been sent: from now on the client can know it,
+        so a request arriving inside the block is a client that ignored it (`Refusal.blocked`). Requests
+        already in flight when the block began (concurrent reads) still get a 429 but are not counted."""
+        with self._lock:
+            if self._clock() < self._blocks.get(endpoint, (0.0, None))[0]:
+                self._announced.add(endpoint)
 
     def blocks(self) -> dict[str, float]:
         """Endpoint → seconds until its block ends (current blocks only)."""
@@ -375,3 +387,4 @@ class ServerLimiter:
         with self._lock:
             self._windows.clear()
             self._blocks.clear()
+            self._announced.clear()

@@ -24,7 +24,9 @@ Request log entry: seq, time (ISO), ts_ms (arrival), method, path, endpoint (lim
 (POST /order body, either spelling), order_id, status (None while in flight), replied (False when the
 connection was closed without a reply), fault (the SPEC kind that acted: "429", "500"/"503" for 5xx, "html502",
 "timeout_after_accept", "drop_cancel_reply", "malformed"; None), blocked (arrived while its endpoint was
-blocked after a 429).
+blocked, after a 429 reply announcing that block had been sent: a client that ignored a block it could know
+of; a request already in flight when the block began, e.g. a concurrent read, gets its 429 but is not
+`blocked`).
 """
 
 from __future__ import annotations
@@ -269,6 +271,8 @@ class SimServer:
                 return
             self._update(entry, status=out.status)
             handler.send(out)
+            if out.status == 429 and entry["endpoint"]:
+                self.limiter.announce(entry["endpoint"])  # sent: the client can know of the block from now on
         except OSError:  # the client went away
             handler.drop()
 
