@@ -9,6 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests judge results, not speed: no per-example deadline and no "too slow" health check, so a
+# busy CI machine cannot fail them (tests that set their own settings inherit these two).
+settings.register_profile("btcbot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("btcbot")
 
 
 @pytest.fixture(autouse=True)
