@@ -96,7 +96,7 @@ def test_sigkill_during_post_then_more_cycles_no_duplicate(rig: Rig) -> None:
 
 
 def test_overlapping_runs_exactly_one_runs(rig: Rig) -> None:
-    rig.set_faults("latency=150ms")
+    rig.set_faults("latency=400ms")  # the first run holds the lock for seconds, even on a slow start
     env = {**os.environ, **rig.env}
     procs = [subprocess.Popen([sys.executable, "-m", "btcbot", "run"], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
