@@ -99,6 +99,8 @@ def render_status(data: dict[str, Any]) -> None:
     breaker = data["circuit_breaker"]
     console.print(f"[bold]breaker[/] {breaker['state']} ({breaker['failures']} failures) · lock "
                   f"{'held' if data['locks']['instance_lock_held'] else 'free'} · counts {data['counts']}")
+    for endpoint, until in data["locks"]["rate_limit_blocks"].items():
+        console.print(f"[yellow]rate-limited[/] {endpoint} until {until} (after an HTTP 429; not called until then)")
     if "fills" in data:
         _table("fills", data["fills"], ("timestamp", "symbol", "side", "price", "quantity", "fee", "tax"))
 

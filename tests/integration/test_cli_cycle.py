@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from btcbot.adapters.lock import instance_lock
+from btcbot.adapters.sqlite.store import Store
 from btcbot.cli import app
 
 runner = CliRunner()
@@ -89,6 +91,19 @@ def test_status_with_no_history_works_offline(isolated_env: Path) -> None:
     status = _status(isolated_env)
     assert status["last_cycle"] is None
     assert status["counts"]["cycles"] == 0
+
+
+def test_status_shows_current_rate_limit_blocks_only(isolated_env: Path) -> None:
+    store = Store.open(isolated_env, "sim")
+    now = datetime.now(UTC)
+    store.save_block("GET /api/v1/users/balances", now + timedelta(seconds=50))
+    store.save_block("GET /api/v2/orderbook", now - timedelta(seconds=1))  # over: not shown
+    store.close()
+    assert list(_status(isolated_env)["locks"]["rate_limit_blocks"]) == ["GET /api/v1/users/balances"]
+    table = runner.invoke(app, ["status"])
+    assert table.exit_code == 0
+    assert "rate-limited GET /api/v1/users/balances until" in " ".join(table.stdout.split())
+    assert "orderbook" not in table.stdout
 
 
 def test_run_while_locked_exits_75_and_does_nothing(isolated_env: Path) -> None:
