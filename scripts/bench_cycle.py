@@ -3,18 +3,29 @@
 injected latency. Prints requests per cycle (by endpoint) and cycle wall time vs the critical path of
 dependent round trips (SPEC R-PERF: wall ≤ 1.5 × critical path; requests ≤ symbols + 4 in steady state).
 
-    .venv/bin/python scripts/bench_cycle.py [--cycles 20] [--latency-ms 50]
+    .venv/bin/python scripts/bench_cycle.py [--cycles 20] [--latency-ms 50] [--in-process]
+
+By default the exchange (`btcbot sim serve`) runs in its own process, as a real exchange would: its CPU time
+(signatures, matching, SQLite) is then not charged to the bot's cycle through the shared GIL. `--in-process`
+serves it from a thread of this process instead (the bot then pays for both sides).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 CONCURRENT_REFRESH = ("/api/v2/orderbook", "/api/v1/users/balances", "/api/v1/openorders",
                       "/api/v1/users/transactions/trade")
@@ -24,50 +35,89 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=20)
     parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--in-process", action="store_true", help="serve the exchange from a thread of this process")
+    parser.add_argument("--verbose", action="store_true", help="print every cycle")
     args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="btcbot-bench-"))
+    serve = _thread_server if args.in_process else _process_server
+    with serve(tmp / "server", f"latency={args.latency_ms}ms") as (url, requests):
+        _bench(args, tmp, url, requests)
 
+
+@contextlib.contextmanager
+def _thread_server(state: Path, faults: str) -> Iterator[tuple[str, Callable[[], list[dict[str, Any]]]]]:
     from btcbot.adapters.sim.faults import FaultPlan
-    from btcbot.adapters.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimServer, open_server_sim
+    from btcbot.adapters.sim.server import SimServer, open_server_sim
+
+    sim = open_server_sim(state, seed=1, tick_seconds=1)
+    server = SimServer(sim, FaultPlan.parse(faults)).start()
+    try:
+        yield server.url, server.requests
+    finally:
+        server.stop()
+        sim.close()
+
+
+@contextlib.contextmanager
+def _process_server(state: Path, faults: str) -> Iterator[tuple[str, Callable[[], list[dict[str, Any]]]]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "btcbot", "sim", "serve", "--port", "0", "--state-dir", str(state), "--seed", "1",
+         "--tick-seconds", "1", "--faults", faults],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "BTCBOT_STATE_DIR": str(state)},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "listening on " not in line:
+            raise SystemExit(f"btcbot sim serve did not start: {line!r}")
+        url = line.rsplit("listening on ", 1)[1].strip()
+
+        def requests() -> list[dict[str, Any]]:
+            with urllib.request.urlopen(url + "/__sim/requests") as reply:
+                return json.load(reply)["requests"]  # type: ignore[no-any-return]
+
+        yield url, requests
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _bench(args: argparse.Namespace, tmp: Path, url: str, requests: Callable[[], list[dict[str, Any]]]) -> None:
+    from btcbot.adapters.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
     from btcbot.bootstrap import open_deps, stage3_config
     from btcbot.config import load_settings
     from btcbot.services.cycle import run_cycle
 
-    tmp = Path(tempfile.mkdtemp(prefix="btcbot-bench-"))
-    sim = open_server_sim(tmp / "server", seed=1, tick_seconds=1)
-    server = SimServer(sim, FaultPlan.parse(f"latency={args.latency_ms}ms")).start()
     symbols = "BTCTRY,ETHTRY,USDTTRY"
     os.environ.update({
-        "BTCBOT_EXCHANGE": "btcturk", "BTCTURK_BASE_URL": server.url, "BTCTURK_API_KEY": DEFAULT_API_KEY,
+        "BTCBOT_EXCHANGE": "btcturk", "BTCTURK_BASE_URL": url, "BTCTURK_API_KEY": DEFAULT_API_KEY,
         "BTCTURK_API_SECRET": DEFAULT_API_SECRET, "BTCBOT_DRY_RUN": "false", "BTCBOT_KILL_SWITCH": "false",
         "BTCBOT_LIVE_TRADING": "true", "BTCBOT_LIVE_TRADING_ACK": "I_UNDERSTAND",
         "BTCBOT_STATE_DIR": str(tmp / "bot"), "BTCBOT_SYMBOLS": symbols,
     })
     rtt = args.latency_ms / 1000
     rows = []
-    try:
-        for _ in range(args.cycles):
-            settings = load_settings()
-            start_seq = len(server.requests())
-            opened = time.perf_counter()
-            with open_deps(settings) as deps:
-                started = time.perf_counter()
-                report = run_cycle(deps, stage3_config(settings))
-                wall = time.perf_counter() - started
-            setup = started - opened
-            reqs = server.requests()[start_seq:]
-            by_endpoint = Counter(f"{e['method']} {e['path'].split('?')[0].lower()}" for e in reqs)
-            sequential = sum(1 for e in reqs if not e["path"].lower().startswith(CONCURRENT_REFRESH))
-            writes = sum(1 for e in reqs if e["method"] in ("POST", "DELETE"))
-            critical = (1 + sequential) * rtt
-            rows.append((len(reqs), writes, wall, critical, by_endpoint, report.outcome, setup))
-            time.sleep(0.5)
-    finally:
-        server.stop()
-        sim.close()
+    for _ in range(args.cycles):
+        settings = load_settings()
+        start_seq = len(requests())
+        opened = time.perf_counter()
+        with open_deps(settings) as deps:
+            started = time.perf_counter()
+            report = run_cycle(deps, stage3_config(settings))
+            wall = time.perf_counter() - started
+        setup = started - opened
+        reqs = requests()[start_seq:]
+        by_endpoint = Counter(f"{e['method']} {e['path'].split('?')[0].lower()}" for e in reqs)
+        sequential = sum(1 for e in reqs if not e["path"].lower().startswith(CONCURRENT_REFRESH))
+        writes = sum(1 for e in reqs if e["method"] in ("POST", "DELETE"))
+        critical = (1 + sequential) * rtt
+        rows.append((len(reqs), writes, wall, critical, by_endpoint, report.outcome, setup))
+        time.sleep(0.5)
     n_symbols = len(symbols.split(","))
     steady = rows[1:]  # the first cycle also fetches exchangeinfo (then cached for 1 h)
     reads = [r[0] - r[1] for r in steady]
-    print(f"cycles: {len(rows)}  symbols: {n_symbols}  injected latency: {args.latency_ms} ms")
+    where = "a thread of this process" if args.in_process else "its own process"
+    print(f"cycles: {len(rows)}  symbols: {n_symbols}  injected latency: {args.latency_ms} ms  exchange: {where}")
     print(f"first cycle requests: {rows[0][0]} ({dict(rows[0][4])})")
     print(f"steady-state reads per cycle: median {statistics.median(reads)}, max {max(reads)} "
           f"(budget symbols + 4 = {n_symbols + 4}); writes per cycle: median "
@@ -81,6 +131,10 @@ def main() -> None:
     print(f"cycle wall time: median {statistics.median(r[2] for r in steady) * 1000:.0f} ms; process setup "
           f"(lock, SQLite, HTTP client): median {statistics.median(r[6] for r in steady) * 1000:.0f} ms")
     print(f"outcomes: {Counter(r[5] for r in rows)}")
+    if args.verbose:
+        for n, r in enumerate(rows, 1):
+            print(f"  cycle {n:3d}: wall {r[2] * 1000:6.1f} ms, critical {r[3] * 1000:5.0f} ms, "
+                  f"ratio {r[2] / r[3]:.2f}, {r[0]} requests ({r[1]} writes)")
 
 
 if __name__ == "__main__":
