@@ -56,12 +56,12 @@ def _journal(settings: Settings) -> Store | None:
     db = Database(path)
     try:
         row = db.query_one("PRAGMA user_version")
-        current = row is not None and int(row[0]) == SCHEMA_VERSION
+        if row is not None and int(row[0]) == SCHEMA_VERSION:
+            return Store(db, "btcturk")  # the caller closes it
     except sqlite3.Error:
-        current = False
-    finally:
-        db.close()
-    return Store.open(settings.state_dir, "btcturk") if current else None
+        pass  # the database check reports it
+    db.close()
+    return None
 
 
 def _config(settings: Settings) -> Check:

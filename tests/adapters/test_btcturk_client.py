@@ -513,6 +513,15 @@ def test_limiter_windows_carry_over_to_the_next_process(clock: FakeClock) -> Non
     second.acquire("GET /api/v2/orderbook")  # the first process's window has passed
 
 
+def test_limiter_run_that_sends_nothing_hands_on_the_stamps(clock: FakeClock) -> None:
+    store = InMemoryBlockStore()
+    first = RateLimiter(clock=clock, sleep=clock.sleep, store=store)
+    first.acquire("GET /api/v1/users/balances")
+    first.flush()
+    RateLimiter(clock=clock, sleep=clock.sleep, store=store).flush()  # e.g. a run that failed before any request
+    assert store.windows == {"GET /api/v1/users/balances#0": [T0]}
+
+
 def test_limiter_flush_keeps_only_stamps_inside_their_window(clock: FakeClock) -> None:
     store = InMemoryBlockStore()
     limiter = RateLimiter({"GET /x": (Window(5, 60.0), Window(2, 1.0))}, clock=clock, sleep=clock.sleep, store=store)

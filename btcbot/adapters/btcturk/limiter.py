@@ -172,9 +172,8 @@ class RateLimiter:
         except Exception:
             log.warning("rate-limit windows could not be read; counting from zero in this process")
             return
-        for key, stamps in saved.items():
-            merged = sorted([*(_aware(s) for s in stamps), *self._log.get(key, ())])  # equal stamps all count
-            self._log[key] = deque(merged)
+        for key, stamps in saved.items():  # loaded before this process records anything
+            self._log[key] = deque(sorted(_aware(s) for s in stamps))
 
     def _windows(self) -> dict[str, float]:
         """Window key -> period, for every configured window."""
@@ -189,7 +188,7 @@ class RateLimiter:
         if self._store is None:
             return
         with self._lock:
-            self._load_once()
+            self._load_once()  # a run that sent nothing must still hand on the stamps it was given
             now = self._now()
             periods = self._windows()
             live = {
