@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from btcbot.adapters.sim.market import DEFAULT_VOLATILITY_BPS, BookShape
 from btcbot.domain.errors import ConfigError
+from btcbot.domain.fees import VAT_RATE
 from btcbot.domain.symbols import split_symbol
 
 __all__ = ["DEFAULT_PAIRS", "MAX_PRICE", "MIN_PRICE", "PairSpec", "SimConfig"]
@@ -68,6 +70,9 @@ DEFAULT_PAIRS: tuple[PairSpec, ...] = (
 )
 
 
+_SHAPE = BookShape()  # the book-shape defaults live in one place: BookShape
+
+
 def _default_balances() -> dict[str, Decimal]:
     return {"TRY": Decimal("20000"), "USDT": Decimal("2000")}
 
@@ -92,16 +97,16 @@ class SimConfig:
     seed: int = 42
     tick_seconds: int = 60
     max_ticks_per_advance: int = 1440
-    volatility_bps: Decimal = Decimal("15")
-    spread_bps: Decimal = Decimal("8")
-    depth: int = 10
-    level_step_bps: Decimal = Decimal("3")
-    level_notional_multiple: Decimal = Decimal("20")
-    thin_level_probability: Decimal = Decimal("0.1")
-    flow_probability: Decimal = Decimal("0.5")
+    volatility_bps: Decimal = DEFAULT_VOLATILITY_BPS
+    spread_bps: Decimal = _SHAPE.spread_bps
+    depth: int = _SHAPE.depth
+    level_step_bps: Decimal = _SHAPE.level_step_bps
+    level_notional_multiple: Decimal = _SHAPE.level_notional_multiple
+    thin_level_probability: Decimal = _SHAPE.thin_level_probability
+    flow_probability: Decimal = _SHAPE.flow_probability
     pairs: tuple[PairSpec, ...] = DEFAULT_PAIRS
     initial_balances: Mapping[str, Decimal] = field(default_factory=_default_balances)
-    tax_rate: Decimal = Decimal("0.18")
+    tax_rate: Decimal = VAT_RATE
     band_factor: Decimal = Decimal("10")
     market_slippage: Decimal = Decimal("0.05")
     cancel_delay_seconds: float = 0.0
@@ -109,6 +114,18 @@ class SimConfig:
     auto_advance: bool = True
     first_order_id: int = 10_000_000_000
     first_trade_id: int = 1_181_163_798_924_640_000
+
+    @property
+    def book_shape(self) -> BookShape:
+        """The random-walk feed's book shape from these knobs."""
+        return BookShape(
+            spread_bps=self.spread_bps,
+            depth=self.depth,
+            level_step_bps=self.level_step_bps,
+            level_notional_multiple=self.level_notional_multiple,
+            thin_level_probability=self.thin_level_probability,
+            flow_probability=self.flow_probability,
+        )
 
     def __post_init__(self) -> None:
         if self.tick_seconds <= 0 or self.max_ticks_per_advance <= 0 or self.depth <= 0:

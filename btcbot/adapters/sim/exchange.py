@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from btcbot.adapters.sim.config import SimConfig
 from btcbot.adapters.sim.engine import MatchingEngine
-from btcbot.adapters.sim.market import BookShape, MarketFeed, RandomWalkFeed
+from btcbot.adapters.sim.market import MarketFeed, RandomWalkFeed
 from btcbot.adapters.sim.state import SimFill, SimOrder
 from btcbot.adapters.sim.store import SimStore
 from btcbot.adapters.sim.validation import REJECT_CODES, normalize_symbol
@@ -39,15 +39,7 @@ _PRECISION = 50  # decimal contexts are per thread; every engine call runs with 
 
 def random_walk_feed(config: SimConfig, seed: int) -> RandomWalkFeed:
     """The default feed: a seeded random walk shaped by `config`."""
-    shape = BookShape(
-        spread_bps=config.spread_bps,
-        depth=config.depth,
-        level_step_bps=config.level_step_bps,
-        level_notional_multiple=config.level_notional_multiple,
-        thin_level_probability=config.thin_level_probability,
-        flow_probability=config.flow_probability,
-    )
-    return RandomWalkFeed(seed, config.volatility_bps, shape)
+    return RandomWalkFeed(seed, config.volatility_bps, config.book_shape)
 
 
 def _utc(now: datetime) -> datetime:

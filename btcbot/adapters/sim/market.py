@@ -23,6 +23,7 @@ from btcbot.domain.money import ONE, ZERO, floor_to_scale
 from btcbot.domain.symbols import SymbolRules
 
 __all__ = [
+    "DEFAULT_VOLATILITY_BPS",
     "BookShape",
     "BookSnapshotFeed",
     "MarketFeed",
@@ -57,6 +58,9 @@ class MarketFeed(Protocol):
     def tick(self, symbol: str, tick: int, previous_mid: Decimal, rules: SymbolRules, at: datetime) -> MarketTick:
         """The market of `symbol` at `tick`; tick 0 is the market's creation (the mid must not move)."""
         ...
+
+
+DEFAULT_VOLATILITY_BPS = Decimal("15")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +141,9 @@ def synthetic_flow(mid: Decimal, rules: SymbolRules, shape: BookShape, rng: rand
 class RandomWalkFeed:
     """Seeded random walk: per symbol and tick the mid moves by N(0, volatility_bps) basis points."""
 
-    def __init__(self, seed: int, volatility_bps: Decimal = Decimal("15"), shape: BookShape | None = None) -> None:
+    def __init__(
+        self, seed: int, volatility_bps: Decimal = DEFAULT_VOLATILITY_BPS, shape: BookShape | None = None
+    ) -> None:
         self.seed = seed
         self.volatility_bps = volatility_bps
         self.shape = shape if shape is not None else BookShape()
