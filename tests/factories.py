@@ -15,6 +15,7 @@ from btcbot.domain.models import (
     Balance,
     BookLevel,
     ExchangeOrderStatus,
+    FillReport,
     Intent,
     LocalOrder,
     OrderBook,
@@ -149,6 +150,35 @@ def make_order(
         probe_count=probe_count,
         created_at=created,
         updated_at=created,
+    )
+
+
+def make_fill(
+    trade_id: str,
+    side: Side,
+    price: Amount,
+    quantity: Amount,
+    fee: Amount = "0",
+    tax: Amount = "0",
+    *,
+    symbol: str = "BTCTRY",
+    at: datetime | int = 0,
+    order_id: int = 1,
+    fee_asset: str | None = None,
+) -> FillReport:
+    """One of our fills; `at` is a datetime or seconds after T0; the fee asset defaults to the quote."""
+    return FillReport(
+        trade_id=trade_id,
+        exchange_order_id=order_id,
+        client_order_id=None,
+        symbol=symbol,
+        side=side,
+        price=D(price),
+        quantity=D(quantity),
+        fee=D(fee),
+        tax=D(tax),
+        fee_asset=fee_asset if fee_asset is not None else split_symbol(symbol)[1],
+        timestamp=at if isinstance(at, datetime) else T0 + timedelta(seconds=at),
     )
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from factories import make_fill
 
 from btcbot.adapters.sqlite.db import Database
 from btcbot.adapters.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION, migrate
@@ -31,8 +32,7 @@ def _order(cid: str = "bb3b-BTCTRY-1", side: Side = Side.BUY, quantity: str = "0
 
 
 def _fill(trade_id: str, exid: int, side: Side, qty: str, price: str = "3500000", minute: int = 1) -> FillReport:
-    return FillReport(trade_id, exid, None, "BTCTRY", side, Decimal(price), Decimal(qty), Decimal("0.84"),
-                      Decimal("0.1512"), "TRY", NOW + timedelta(minutes=minute))
+    return make_fill(trade_id, side, price, qty, "0.84", "0.1512", order_id=exid, at=NOW + timedelta(minutes=minute))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from factories import T0, make_fill
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,36 +36,6 @@ from btcbot.domain.models import FillReport, Side
 from btcbot.domain.money import FloatRejected
 
 D = Decimal
-T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def make_fill(
-    trade_id: str,
-    side: Side,
-    price: str | Decimal,
-    quantity: str | Decimal,
-    fee: str | Decimal = "0",
-    tax: str | Decimal = "0",
-    *,
-    symbol: str = "BTCTRY",
-    at: datetime | int = 0,
-    order_id: int = 1,
-    fee_asset: str | None = None,
-) -> FillReport:
-    timestamp = at if isinstance(at, datetime) else T0 + timedelta(seconds=at)
-    return FillReport(
-        trade_id=trade_id,
-        exchange_order_id=order_id,
-        client_order_id=None,
-        symbol=symbol,
-        side=side,
-        price=D(price),
-        quantity=D(quantity),
-        fee=D(fee),
-        tax=D(tax),
-        fee_asset=fee_asset if fee_asset is not None else symbol[-3:],
-        timestamp=timestamp,
-    )
 
 
 def fold(fills: list[FillReport], symbol: str = "BTCTRY") -> Position:

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from factories import make_fill
+
 from btcbot.domain.balances import compare_balances, implied_totals
 from btcbot.domain.models import FillReport, Side
 
@@ -10,7 +12,7 @@ T = datetime(2026, 11, 21, tzinfo=UTC)
 
 
 def _fill(side: Side, qty: str, price: str, fee: str, tax: str) -> FillReport:
-    return FillReport("1", 1, None, "BTCTRY", side, Decimal(price), Decimal(qty), Decimal(fee), Decimal(tax), "TRY", T)
+    return make_fill("1", side, price, qty, fee, tax, at=T)
 
 
 def test_implied_totals_buy_adds_base_and_takes_notional_fee_and_tax() -> None:
