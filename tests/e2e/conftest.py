@@ -12,6 +12,15 @@ from btcbot.adapters.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimS
 pytest.register_assert_rewrite("rig")  # the rig's invariant checks are plain asserts: explain their failures
 from rig import SYMBOLS, Rig, WireLog  # noqa: E402
 
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every end-to-end test is `slow`: `pytest -m "not slow"` is the fast loop; CI runs everything."""
+    for item in items:
+        if _HERE in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture
 def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
