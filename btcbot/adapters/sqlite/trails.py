@@ -11,7 +11,9 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
-from btcbot.adapters.sqlite.db import Database
+from btcbot.adapters.sqlite.mixin import StoreMixin
+from btcbot.adapters.sqlite.mixin import iso as _iso
+from btcbot.adapters.sqlite.mixin import parse_iso as _parse
 from btcbot.domain.events import Event
 from btcbot.domain.money import dec_str, to_decimal
 from btcbot.domain.strategies.trailing import Trail
@@ -19,26 +21,7 @@ from btcbot.domain.strategies.trailing import Trail
 __all__ = ["TrailsMixin"]
 
 
-def _iso(ts: datetime) -> str:
-    from btcbot.adapters.sqlite.store import iso
-
-    return iso(ts)
-
-
-def _parse(text: str) -> datetime:
-    from btcbot.adapters.sqlite.store import parse_iso
-
-    return parse_iso(text)
-
-
-class TrailsMixin:
-    db: Database
-    venue: str
-
-    def _insert_event(self, conn: sqlite3.Connection, event: Event, cycle_id: int | None, now: datetime,
-                      key: str | None = None) -> None:
-        raise NotImplementedError  # provided by Store
-
+class TrailsMixin(StoreMixin):
     def trails(self) -> dict[str, Trail]:
         """The armed trails of this venue, by symbol."""
         rows = self.db.query("SELECT * FROM trailing_marks WHERE venue = ? ORDER BY symbol", (self.venue,))
