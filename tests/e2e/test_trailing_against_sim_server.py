@@ -21,8 +21,8 @@ from btcbot.adapters.sim.server import SimServer, open_server_sim
 from btcbot.domain.events import EventKind
 
 SYMBOL = "BTCTRY"
-TRAILING = {"BTCBOT_SYMBOLS": SYMBOL, "BTCBOT_TRAILING_STOP_BPS": "150", "BTCBOT_TRAILING_ACTIVATION_BPS": "100",
-            "BTCBOT_MIN_PROFIT_BPS": "5000"}  # the profit sell rests far above: only the trail can sell
+TRAILING = {"BTCBOT_SYMBOLS": SYMBOL, "BTCBOT_TRAILING_STOP_BPS": "150",
+            "BTCBOT_TRAILING_ACTIVATION_BPS": "100"}  # default MIN_PROFIT_BPS: with a trail on, no profit sell
 FALL_CYCLES = 6
 
 

@@ -25,8 +25,7 @@ from btcbot.services.cycle import _exit_legs
 
 runner = CliRunner()
 TRAILING = {"BTCBOT_TRAILING_STOP_BPS": "150", "BTCBOT_TRAILING_ACTIVATION_BPS": "100",
-            "BTCBOT_MIN_PROFIT_BPS": "5000",  # the profit sell rests far above: only the trail can sell
-            "BTCBOT_SIM_STEP_SECONDS": "60"}
+            "BTCBOT_SIM_STEP_SECONDS": "60"}  # default MIN_PROFIT_BPS: with a trail on, no profit sell caps the run
 
 
 class Bot:
@@ -84,7 +83,9 @@ def test_run_price_rises_then_falls_trailing_stop_sells(isolated_env: Path, symb
     assert bot.events(EventKind.TRAIL_ARMED) == ["ACTIVATION_REACHED"]
     assert bot.events(EventKind.TRAIL_TRIGGERED) == ["BID_AT_OR_BELOW_TRIGGER"]
     assert "POSITION_FLAT" in bot.events(EventKind.TRAIL_RESET)
-    assert "trailing_stop_exit" in bot.events(EventKind.INTENT_CREATED)
+    intents = bot.events(EventKind.INTENT_CREATED)
+    assert "trailing_stop_exit" in intents
+    assert "profit_capture_exit" not in intents  # a trail on: no fixed profit sell capped the run
 
 
 def test_run_gap_through_trigger_and_floor_is_refused_then_sells_on_recovery(isolated_env: Path) -> None:

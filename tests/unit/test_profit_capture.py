@@ -144,7 +144,7 @@ def test_profit_capture_any_position_sell_price_at_least_ask_and_target(
 
 
 def _trailing_strategy() -> ProfitCapture:
-    exits = ExitParams(D(0), D(0), 0, D(10), D(300))
+    exits = ExitParams(D(0), D(0), 0, D(10), D(300), trailing=True)
     return ProfitCapture(ProfitCaptureParams(D(250), D(50), exits))
 
 
@@ -157,11 +157,18 @@ def test_profit_capture_triggered_trail_replaces_the_profit_sell() -> None:
     assert intent.quantity == D("0.001") and intent.reference_price == D(2019250)
 
 
-def test_profit_capture_armed_trail_above_trigger_keeps_the_profit_sell() -> None:
-    positions = {"BTCTRY": make_position(quantity="0.001", avg_cost="1900000")}
-    trails = {"BTCTRY": make_trail(mark="2010000")}  # trigger 1,979,850 < bid
-    [intent] = _trailing_strategy().decide(make_snapshot(), positions, {}, trails)
-    assert intent.exit_kind == "profit"
+def test_profit_capture_trailing_on_holds_without_a_profit_sell() -> None:
+    positions = {"BTCTRY": make_position(quantity="0.001", avg_cost="1900000")}  # 5 % up: a profit sell would rest
+    armed = {"BTCTRY": make_trail(mark="2010000")}  # trigger 1,979,850 < bid
+    assert _trailing_strategy().decide(make_snapshot(), positions, {}, armed) == []
+    assert _trailing_strategy().decide(make_snapshot(), positions, {}, {}) == []  # waiting for activation
+
+
+def test_profit_capture_trailing_on_still_buys_when_flat_or_dust() -> None:
+    dust = {"BTCTRY": make_position(quantity="0.00004")}
+    for positions in ({}, dust):
+        [intent] = _trailing_strategy().decide(make_snapshot(), positions, {}, {})
+        assert intent.side is Side.BUY
 
 
 def test_profit_capture_trail_gap_beyond_floor_is_refused_intent() -> None:

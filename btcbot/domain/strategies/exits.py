@@ -44,6 +44,9 @@ class ExitParams:
     position_ttl_minutes: int  # 0 = off
     ladder_step_bps: Decimal
     max_slippage_bps: Decimal
+    # a trailing stop is on (BTCBOT_TRAILING_STOP_BPS > 0): strategies hold the position for it instead of resting
+    # a fixed profit sell that would cap the run; the trail itself (mark, trigger) is passed to decide_exit
+    trailing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

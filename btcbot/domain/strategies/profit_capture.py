@@ -1,7 +1,8 @@
 """Stage-3 default strategy "profit capture" (R-STRAT).
 
 No position → limit BUY at the best bid for `order_notional_try` (converted to the pair's quote).
-A position → limit SELL of the whole position at max(best ask, avg_cost × (1 + min_profit_bps/10⁴)).
+A position → limit SELL of the whole position at max(best ask, avg_cost × (1 + min_profit_bps/10⁴)), except with a
+trailing stop on: then the position is held (no resting profit sell caps the run) until an exit triggers.
 A position worth less than the pair's minimum order value is dust: it cannot be sold, so it counts as flat.
 With exit parameters, a triggered stop-loss / trailing-stop / take-profit / holding-time exit replaces the
 profit sell and is priced by the exit ladder (see exits.py; the trailing stop's marks come in as `trails`).
@@ -55,6 +56,8 @@ class ProfitCapture:
                 if exit_ is not None:
                     intents.append(_exit_intent(symbol, held, exit_))
                     continue
+                if exits is not None and exits.trailing:
+                    continue  # the trailing stop (or another exit) sells it: no fixed profit sell caps the run
                 target = position.avg_cost * (1 + self.params.min_profit_bps / BPS)
                 price = max(book.best_ask, target)
                 intents.append(Intent(symbol, Side.SELL, price, held, "profit_capture_exit",
