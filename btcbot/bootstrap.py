@@ -69,7 +69,8 @@ def search_budget(settings: Settings) -> SearchBudget:
 
 def exit_params(settings: Settings) -> ExitParams:
     return ExitParams(settings.stop_loss_bps, settings.take_profit_bps, settings.position_ttl_minutes,
-                      settings.exit_ladder_step_bps, settings.exit_max_slippage_bps)
+                      settings.exit_ladder_step_bps, settings.exit_max_slippage_bps,
+                      trailing=settings.trailing_stop_bps > 0)
 
 
 def risk_params(settings: Settings) -> RiskParams:

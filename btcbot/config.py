@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     position_ttl_minutes: int = 0  # 0 = off
     exit_ladder_step_bps: Decimal = Decimal("10")
     exit_max_slippage_bps: Decimal = Decimal("300")
+    trailing_stop_bps: Decimal = Decimal("0")  # 0 = off
+    trailing_activation_bps: Decimal = Decimal("0")  # 0 = armed at once
 
     # -- risk (R-RISK) -------------------------------------------------------------------------------
     cash_target_try: Decimal = Decimal("0")
@@ -122,6 +124,8 @@ class Settings(BaseSettings):
         "take_profit_bps",
         "exit_ladder_step_bps",
         "exit_max_slippage_bps",
+        "trailing_stop_bps",
+        "trailing_activation_bps",
         "cash_target_try",
         "max_order_notional_try",
         "max_cycle_notional_try",
@@ -156,13 +160,16 @@ class Settings(BaseSettings):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{env_name(name)} must be greater than 0")
         non_negative = ("min_profit_bps", "stop_loss_bps", "take_profit_bps", "position_ttl_minutes",
-                        "exit_ladder_step_bps", "exit_max_slippage_bps", "cash_target_try",
+                        "exit_ladder_step_bps", "exit_max_slippage_bps", "trailing_stop_bps",
+                        "trailing_activation_bps", "cash_target_try",
                         "max_open_orders", "max_open_orders_per_symbol", "cooldown_seconds",
                         "stale_price_bps", "balance_tolerance_bps", "unknown_order_max_probes",
                         "unknown_order_max_age_seconds", "sim_step_seconds")
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"{env_name(name)} must not be negative")
+        if self.trailing_stop_bps >= 10_000:
+            raise ValueError("BTCBOT_TRAILING_STOP_BPS must be below 10000 (a trail of 100 % never triggers)")
         if self.order_notional_try > self.max_order_notional_try:
             raise ValueError(
                 f"BTCBOT_ORDER_NOTIONAL_TRY ({self.order_notional_try}) exceeds "

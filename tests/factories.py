@@ -27,6 +27,7 @@ from btcbot.domain.money import to_decimal
 from btcbot.domain.order_fsm import OrderStatus
 from btcbot.domain.planner import PlanParams
 from btcbot.domain.risk import RiskParams
+from btcbot.domain.strategies.trailing import Trail
 from btcbot.domain.symbols import SymbolRules, split_symbol
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "make_risk_params",
     "make_rules",
     "make_snapshot",
+    "make_trail",
 ]
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -255,6 +257,14 @@ def make_snapshot(
 def make_position(symbol: str = "BTCTRY", quantity: Amount = "0.001", avg_cost: Amount = "2000000") -> Position:
     qty = D(quantity)
     return Position(symbol=symbol, quantity=qty, cost_basis=qty * D(avg_cost), last_fill_at=T0, opened_at=T0)
+
+
+def make_trail(symbol: str = "BTCTRY", mark: Amount = "2100000", stop_bps: Amount = "150", *,
+               opened_at: datetime = T0, logged_mark: Amount | None = None,
+               triggered_at: datetime | None = None) -> Trail:
+    """An armed trail of the position `make_position` opens (same `opened_at`)."""
+    return Trail(symbol, opened_at, D(mark), D(stop_bps), opened_at, D(mark if logged_mark is None else logged_mark),
+                 triggered_at)
 
 
 def make_risk_params(

@@ -90,7 +90,8 @@ def render_status(data: dict[str, Any]) -> None:
     _table("unresolved orders", data["unresolved_orders"],
            ("client_order_id", "symbol", "side", "price", "quantity", "status"))
     _table("positions", data["positions"],
-           ("symbol", "quantity", "avg_cost", "realized_pnl", "unrealized_pnl", "fees_paid"))
+           ("symbol", "quantity", "avg_cost", "realized_pnl", "unrealized_pnl", "fees_paid", "trail_state",
+            "trail_mark", "trail_trigger_price"))
     _table("balances", data["balances"], ("asset", "free", "locked", "total"))
     pnl = data["pnl"]
     console.print(f"[bold]pnl[/] realized today {pnl['realized_today']} · total {pnl['realized_total']} · fees "

@@ -50,7 +50,7 @@ def serve(
     State persists in <state-dir>/sim-server.sqlite (a restart keeps orders and balances). Prints
     "btcbot sim serve listening on http://HOST:PORT" once, then serves until SIGTERM/SIGINT.
     Control (no auth): GET/POST /__sim/faults, POST /__sim/reset-faults, GET /__sim/requests,
-    POST /__sim/reset-requests, POST /__sim/advance {"ticks": N}.
+    POST /__sim/reset-requests, POST /__sim/advance {"ticks": N}, POST /__sim/price {"symbol": S, "mid": "M"}.
 
     Fault SPEC: comma-separated KIND\[@SCOPE]=VALUE; SCOPE is METHOD, /path-prefix or 'METHOD /path-prefix';
     DUR is 50ms, 2s or seconds; P is a probability 0..1 drawn per matching request (seeded per endpoint).

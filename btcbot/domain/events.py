@@ -32,6 +32,10 @@ class EventKind(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     EXCHANGE_ERROR = "EXCHANGE_ERROR"
     RECONCILE_APPLIED = "RECONCILE_APPLIED"
+    TRAIL_ARMED = "TRAIL_ARMED"  # trailing stop: see domain/strategies/trailing.py
+    TRAIL_MARK_RAISED = "TRAIL_MARK_RAISED"
+    TRAIL_TRIGGERED = "TRAIL_TRIGGERED"
+    TRAIL_RESET = "TRAIL_RESET"
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from btcbot.services.execution import ExecutionContext, ExecutionReport, execute
 from btcbot.services.ledger import FillsReport, check_fill_totals, fills_since
 from btcbot.services.market import load_rules, refresh
 from btcbot.services.reconcile import ReconcileReport, reconcile_orders
+from btcbot.services.trailing import advance_trails, trail_params
 from btcbot.services.valuation import Valuation, value_account
 
 __all__ = ["CycleReport", "Deps", "Mode", "StageConfig", "run_cycle"]
@@ -155,8 +156,9 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
         watch.lap("reconcile", f"settled={len(report.reconcile.settled)} new_fills={len(report.fills.new)}")
 
         report.trading_state = state = store.trading_state()
+        trails = advance_trails(store, fresh.snapshot, positions, trail_params(deps.settings), cid, now)
         legs = _exit_legs(store, positions)
-        report.intents = intents = stage.strategy.decide(fresh.snapshot, positions, legs)
+        report.intents = intents = stage.strategy.decide(fresh.snapshot, positions, legs, trails)
         store.record([_intent_event(i) for i in intents], cid, now)
         ours = store.orders(IN_FLIGHT | LIVE, include_external=False)
         last_fills = {s: p.last_fill_at for s, p in positions.items() if p.last_fill_at is not None}
@@ -198,13 +200,18 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
 
 
 def _exit_legs(store: Store, positions: dict[str, Position]) -> dict[str, list[LocalOrder]]:
-    """Our exit-ladder orders of each open position, oldest first (the ladder's step count and reference)."""
+    """Our exit-ladder orders of each open position, oldest first (the ladder's step count and reference).
+
+    Legs placed before a buy of ours that has filled since belong to an earlier exit that left dust: the
+    strategy counts dust as flat and buys again, and that new exposure starts with no exit legs."""
     legs: dict[str, list[LocalOrder]] = {}
     for symbol, position in positions.items():
         if position.opened_at is None:
             continue
+        rebought = store.last_filled_buy_created_at(symbol, position.opened_at)
         found = [o for o in store.orders(symbol=symbol, include_external=False, exit_kinds=LADDER_KINDS,
-                                         created_since=position.opened_at) if o.side is Side.SELL]
+                                         created_since=position.opened_at)
+                 if o.side is Side.SELL and (rebought is None or o.created_at > rebought)]
         if found:
             legs[symbol] = found
     return legs

@@ -17,6 +17,7 @@ from btcbot.domain.models import LocalOrder
 from btcbot.domain.money import ZERO, dec_str, to_decimal
 from btcbot.domain.order_fsm import IN_FLIGHT, LIVE
 from btcbot.domain.symbols import split_symbol
+from btcbot.services.trailing import trail_params, trail_view
 from btcbot.services.valuation import load_marks
 
 __all__ = ["collect_status"]
@@ -45,12 +46,14 @@ def _order_json(o: LocalOrder) -> dict[str, Any]:
 def _collect(store: Store, settings: Settings, label: str, live: bool, fills: int, now: datetime) -> dict[str, Any]:
     marks = load_marks(store)
     positions = store.positions()
+    trails, trailing = store.trails(), trail_params(settings)
     pos_rows = []
     for symbol, p in positions.items():
         unreal = unrealized_pnl(p, marks.get(symbol))
         pos_rows.append({"symbol": symbol, "quantity": dec_str(p.quantity), "avg_cost": dec_str(p.avg_cost),
                          "realized_pnl": dec_str(p.realized_pnl), "fees_paid": dec_str(p.fees_paid),
-                         "unrealized_pnl": dec_str(unreal) if unreal is not None else None})
+                         "unrealized_pnl": dec_str(unreal) if unreal is not None else None,
+                         **trail_view(p, trails.get(symbol), trailing)})
     balances, as_of = store.latest_balances()
     start, end = day_bounds(now, settings.pnl_timezone)
     equity_text, peak_text = store.get_kv("equity_try"), store.get_kv("peak_equity_try")

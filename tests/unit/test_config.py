@@ -35,6 +35,9 @@ def test_settings_symbols_comma_list_is_normalised(monkeypatch: pytest.MonkeyPat
         ("BTCBOT_EXCHANGE", "binance", "BTCBOT_EXCHANGE"),
         ("BTCBOT_LIVE_TRADING_ACK", "yes", f"set it to exactly {ACK_PHRASE}"),
         ("BTCBOT_MAX_OPEN_ORDERS", "-1", "BTCBOT_MAX_OPEN_ORDERS must not be negative"),
+        ("BTCBOT_TRAILING_STOP_BPS", "-1", "BTCBOT_TRAILING_STOP_BPS must not be negative"),
+        ("BTCBOT_TRAILING_STOP_BPS", "10000", "BTCBOT_TRAILING_STOP_BPS must be below 10000"),
+        ("BTCBOT_TRAILING_ACTIVATION_BPS", "-5", "BTCBOT_TRAILING_ACTIVATION_BPS must not be negative"),
     ],
 )
 def test_settings_invalid_value_raises_config_error_naming_setting(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from factories import D, make_book, make_position, make_rules, make_snapshot
+from factories import D, make_book, make_position, make_rules, make_snapshot, make_trail
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from btcbot.domain.accounting import Position
 from btcbot.domain.models import Side
 from btcbot.domain.strategies import Strategy
+from btcbot.domain.strategies.exits import ExitParams
 from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
 
 STRATEGY = ProfitCapture(ProfitCaptureParams(order_notional_try=D(250), min_profit_bps=D(50)))
@@ -140,3 +141,38 @@ def test_profit_capture_any_position_sell_price_at_least_ask_and_target(
         assert intent.price in (ask, positions["BTCTRY"].avg_cost * (1 + bps / 10_000))
     else:
         assert intent.side is Side.BUY and intent.price == bid
+
+
+def _trailing_strategy() -> ProfitCapture:
+    exits = ExitParams(D(0), D(0), 0, D(10), D(300), trailing=True)
+    return ProfitCapture(ProfitCaptureParams(D(250), D(50), exits))
+
+
+def test_profit_capture_triggered_trail_replaces_the_profit_sell() -> None:
+    positions = {"BTCTRY": make_position(quantity="0.001", avg_cost="1900000")}
+    trails = {"BTCTRY": make_trail(mark="2050000")}  # trigger 2,019,250 ≥ bid 2,000,000
+    [intent] = _trailing_strategy().decide(make_snapshot(), positions, {}, trails)
+    assert intent.side is Side.SELL and intent.exit_kind == "trailing_stop"
+    assert intent.reason == "trailing_stop_exit" and intent.price == D(2000000)
+    assert intent.quantity == D("0.001") and intent.reference_price == D(2019250)
+
+
+def test_profit_capture_trailing_on_holds_without_a_profit_sell() -> None:
+    positions = {"BTCTRY": make_position(quantity="0.001", avg_cost="1900000")}  # 5 % up: a profit sell would rest
+    armed = {"BTCTRY": make_trail(mark="2010000")}  # trigger 1,979,850 < bid
+    assert _trailing_strategy().decide(make_snapshot(), positions, {}, armed) == []
+    assert _trailing_strategy().decide(make_snapshot(), positions, {}, {}) == []  # waiting for activation
+
+
+def test_profit_capture_trailing_on_still_buys_when_flat_or_dust() -> None:
+    dust = {"BTCTRY": make_position(quantity="0.00004")}
+    for positions in ({}, dust):
+        [intent] = _trailing_strategy().decide(make_snapshot(), positions, {}, {})
+        assert intent.side is Side.BUY
+
+
+def test_profit_capture_trail_gap_beyond_floor_is_refused_intent() -> None:
+    positions = {"BTCTRY": make_position(quantity="0.001", avg_cost="1900000")}
+    trails = {"BTCTRY": make_trail(mark="2200000")}  # trigger 2,167,000, floor 2,101,990 > bid
+    [intent] = _trailing_strategy().decide(make_snapshot(), positions, {}, trails)
+    assert intent.reason == "trailing_stop_exit_refused" and intent.meta["refused"] == "gap"

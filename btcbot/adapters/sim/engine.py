@@ -223,6 +223,21 @@ class MatchingEngine:
         self._apply_due_cancels(now)
         return len(times)
 
+    def set_mid(self, symbol: str, mid: Decimal, now: datetime) -> None:
+        """Move a pair's mid to `mid` at once (a test control: steer the price). The book is rebuilt around
+        it as at a tick, resting orders the new book crosses fill, and later ticks walk on from `mid`."""
+        spec = self.spec(symbol)
+        if not mid > 0:
+            raise ValueError("mid must be > 0")
+        at = self._stamp(now)
+        self.state.mids[spec.symbol] = mid
+        rules = self.rules(spec.symbol)
+        market = self.feed.tick(spec.symbol, 0, mid, rules, at)  # tick 0: the mid stays put, no flow
+        book = SimBook.from_order_book(market.book, rules)
+        self.state.books[spec.symbol] = book
+        self._changes.market = True
+        self._match_resting(spec.symbol, book, (ZERO, ZERO), at)
+
     def settle_cancels(self, now: datetime) -> None:
         """Finish delayed cancels due by `now` without generating ticks (cancels are wall-clock events)."""
         if now >= self.state.last_event:

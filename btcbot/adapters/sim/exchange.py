@@ -155,6 +155,14 @@ class SimExchange:
             at = _utc(now)
             return self._mutate(lambda: self._engine.advance(at, ticks))
 
+    def set_mid(self, symbol: str, mid: Decimal) -> Decimal:
+        """Steer the price (tests): move `symbol`'s mid to `mid` now; returns the new best bid (or the mid)."""
+        with self._guard():
+            now = self._sync()
+            self._mutate(lambda: self._engine.set_mid(symbol, mid, now))
+            book = self._engine.book(symbol)
+            return book.bids[0].price if book.bids else mid
+
     @property
     def tick(self) -> int:
         """Number of ticks since the market was created (after advancing to the clock)."""

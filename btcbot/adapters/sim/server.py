@@ -19,6 +19,9 @@ Control endpoints (unauthenticated, never faulted, rate limited or logged; bind 
     GET  /__sim/requests        {"requests": [...], "next": SEQ}; `?since=SEQ` returns entries with seq >= SEQ
     POST /__sim/reset-requests  clear the request log
     POST /__sim/advance         body {"ticks": N}: move the market N ticks now
+    POST /__sim/price           body {"symbol": "BTCTRY", "mid": "3600000"}: move the pair's mid there now (the
+                                book is rebuilt around it, crossed resting orders fill, later ticks walk on
+                                from it); replies {"symbol", "mid", "best_bid"}. Steers prices in tests.
 
 Request log entry: seq, time (ISO), ts_ms (arrival), method, path, endpoint (limiter key), client_order_id
 (POST /order body, either spelling), order_id, status (None while in flight), replied (False when the
@@ -55,7 +58,8 @@ from btcbot.adapters.sim.config import SimConfig
 from btcbot.adapters.sim.endpoints import Endpoints, Request, Route, client_id_of, match, order_fields
 from btcbot.adapters.sim.exchange import SimExchange
 from btcbot.adapters.sim.faults import PUBLISHED_LIMITS, FaultInjector, FaultPlan, Limit, ServerLimiter
-from btcbot.domain.errors import ConfigError, StateError
+from btcbot.domain.errors import ConfigError, ExchangeError, StateError
+from btcbot.domain.money import to_decimal
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -403,7 +407,19 @@ class SimServer:
                 raise ValueError('body must be {"ticks": N} with N >= 0')
             self.sim.advance(datetime.now(UTC), ticks)
             return 200, {"tick": self.sim.tick}
+        if route == ("POST", "/__sim/price"):
+            return 200, self._set_price(_json_object(body))
         return 404, {"error": f"unknown control endpoint {method} {path}"}
+
+    def _set_price(self, body: dict[str, Any]) -> dict[str, Any]:
+        symbol, mid = body.get("symbol"), body.get("mid")
+        if not isinstance(symbol, str) or not isinstance(mid, str | int) or isinstance(mid, bool):
+            raise ValueError('body must be {"symbol": "BTCTRY", "mid": "DECIMAL STRING"}')
+        try:
+            bid = self.sim.set_mid(symbol, to_decimal(mid, field="mid"))
+        except ExchangeError as exc:
+            raise ValueError(f"unknown pair {symbol!r}") from exc
+        return {"symbol": symbol.upper(), "mid": str(mid), "best_bid": str(bid)}
 
     def _faults_json(self) -> dict[str, Any]:
         data = self.faults.plan.to_json()

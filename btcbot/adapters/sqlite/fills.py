@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from btcbot.adapters.sqlite.db import Database
+from btcbot.adapters.sqlite.mixin import StoreMixin
+from btcbot.adapters.sqlite.mixin import iso as _iso
+from btcbot.adapters.sqlite.mixin import parse_iso as _parse
 from btcbot.domain.accounting import Position, replay_ledger
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.models import FillReport, Side
@@ -19,26 +21,7 @@ from btcbot.domain.money import ZERO, dec_str, to_decimal
 __all__ = ["FillsMixin"]
 
 
-def _iso(ts: datetime) -> str:
-    from btcbot.adapters.sqlite.store import iso
-
-    return iso(ts)
-
-
-def _parse(text: str) -> datetime:
-    from btcbot.adapters.sqlite.store import parse_iso
-
-    return parse_iso(text)
-
-
-class FillsMixin:
-    db: Database
-    venue: str
-
-    def _insert_event(self, conn: sqlite3.Connection, event: Event, cycle_id: int | None, now: datetime,
-                      key: str | None = None) -> None:
-        raise NotImplementedError  # provided by Store
-
+class FillsMixin(StoreMixin):
     def record_fills(self, fills: Sequence[FillReport], now: datetime, cycle_id: int | None) -> list[FillReport]:
         """Insert unseen fills, link them to our orders, update order fill totals and positions, with
         one FILL_RECORDED event per new fill, all in one transaction. Returns the new fills."""

@@ -153,9 +153,25 @@ CREATE TABLE rate_limit_windows (
 );
 """
 
+M003_TRAILING_MARKS = """
+CREATE TABLE trailing_marks (
+    venue TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    mark TEXT NOT NULL,
+    stop_bps TEXT NOT NULL,
+    logged_mark TEXT NOT NULL,
+    armed_at TEXT NOT NULL,
+    triggered_at TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (venue, symbol)
+);
+"""
+
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_rate_limit_windows", M002_RATE_WINDOWS),  # request stamps of the client's windows (R-EX-4)
+    ("m003_trailing_marks", M003_TRAILING_MARKS),  # armed trailing stops: high-water mark per open position
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,8 @@ from typing import Any
 from btcbot.adapters.sqlite.db import Database, ensure_private_dir
 from btcbot.adapters.sqlite.fills import FillsMixin
 from btcbot.adapters.sqlite.migrations import migrate
+from btcbot.adapters.sqlite.mixin import iso, parse_iso
+from btcbot.adapters.sqlite.trails import TrailsMixin
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.ids import event_id
 from btcbot.domain.models import Balance, LocalOrder, OrderMethod, Side, TradingState
@@ -29,22 +31,11 @@ __all__ = ["DB_FILENAME", "Store", "iso", "parse_iso"]
 DB_FILENAME = "btcbot.sqlite"
 
 
-def iso(ts: datetime) -> str:
-    """UTC ISO-8601 with microseconds: sorts lexicographically."""
-    if ts.tzinfo is None:
-        raise ValueError("naive datetime")
-    return ts.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
 def _d(text: str) -> Decimal:
     return to_decimal(text)
 
 
-class Store(FillsMixin):
+class Store(FillsMixin, TrailsMixin):
     """Persistence for one venue. Use `Store.open(state_dir, venue)`."""
 
     def __init__(self, db: Database, venue: str) -> None:

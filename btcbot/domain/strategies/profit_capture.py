@@ -1,10 +1,11 @@
 """Stage-3 default strategy "profit capture" (R-STRAT).
 
 No position → limit BUY at the best bid for `order_notional_try` (converted to the pair's quote).
-A position → limit SELL of the whole position at max(best ask, avg_cost × (1 + min_profit_bps/10⁴)).
+A position → limit SELL of the whole position at max(best ask, avg_cost × (1 + min_profit_bps/10⁴)), except with a
+trailing stop on: then the position is held (no resting profit sell caps the run) until an exit triggers.
 A position worth less than the pair's minimum order value is dust: it cannot be sold, so it counts as flat.
-With exit parameters, a triggered stop-loss / take-profit / holding-time exit replaces the profit sell and is
-priced by the exit ladder (see exits.py).
+With exit parameters, a triggered stop-loss / trailing-stop / take-profit / holding-time exit replaces the
+profit sell and is priced by the exit ladder (see exits.py; the trailing stop's marks come in as `trails`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from btcbot.domain.market import MarketSnapshot
 from btcbot.domain.models import Intent, LocalOrder, Side
 from btcbot.domain.money import ZERO
 from btcbot.domain.strategies.exits import ExitDecision, ExitParams, decide_exit
+from btcbot.domain.strategies.trailing import Trail, is_dust
 
 __all__ = ["ProfitCapture", "ProfitCaptureParams"]
 
@@ -37,7 +39,8 @@ class ProfitCapture:
     name: str = "profit_capture"
 
     def decide(self, snapshot: MarketSnapshot, positions: Mapping[str, Position],
-               exit_legs: Mapping[str, Sequence[LocalOrder]] | None = None) -> list[Intent]:
+               exit_legs: Mapping[str, Sequence[LocalOrder]] | None = None,
+               trails: Mapping[str, Trail] | None = None) -> list[Intent]:
         intents: list[Intent] = []
         for symbol, book in sorted(snapshot.books.items()):
             rules = snapshot.rules.get(symbol)
@@ -45,13 +48,16 @@ class ProfitCapture:
                 continue
             position = positions.get(symbol)
             held = position.quantity if position is not None else ZERO
-            if position is not None and held * book.best_bid >= rules.min_notional:
+            if position is not None and not is_dust(position, book.best_bid, rules):
                 legs = (exit_legs or {}).get(symbol, ())
                 exits = self.params.exits
-                exit_ = decide_exit(position, book, snapshot.now, exits, legs) if exits is not None else None
+                trail = (trails or {}).get(symbol)
+                exit_ = decide_exit(position, book, snapshot.now, exits, legs, trail) if exits is not None else None
                 if exit_ is not None:
                     intents.append(_exit_intent(symbol, held, exit_))
                     continue
+                if exits is not None and exits.trailing:
+                    continue  # the trailing stop (or another exit) sells it: no fixed profit sell caps the run
                 target = position.avg_cost * (1 + self.params.min_profit_bps / BPS)
                 price = max(book.best_ask, target)
                 intents.append(Intent(symbol, Side.SELL, price, held, "profit_capture_exit",
