@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     EXCHANGE_ERROR = "EXCHANGE_ERROR"
     RECONCILE_APPLIED = "RECONCILE_APPLIED"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"  # same idempotency key, another payload: not taken
 
 
 @dataclass(frozen=True, slots=True)
