@@ -113,6 +113,7 @@ class _Gap:
     asset: str
     symbol: str
     gap_try: Decimal  # target − holding
+    mark: Decimal  # one unit of the asset in TRY (what the holding is valued at)
     rate: Decimal  # one unit of the pair's quote in TRY
     min_try: Decimal  # the pair's minimum order value in TRY
     meta: dict[str, str]
@@ -173,7 +174,7 @@ class TargetAllocation:
             return None
         meta = {"weight": dec_str(weight), "equity_try": dec_str(_cents(equity)),
                 "target_try": dec_str(_cents(target)), "holding_try": dec_str(_cents(holding))}
-        return _Gap(asset, symbol, target - holding, rate, rules.min_notional * rate, meta)
+        return _Gap(asset, symbol, target - holding, price, rate, rules.min_notional * rate, meta)
 
     def _buys(self, gaps: list[_Gap], snapshot: MarketSnapshot) -> list[Intent]:
         """Buys at the best bid; the cycle budget is water-filled over them (smallest wants served first)."""
@@ -199,13 +200,14 @@ class TargetAllocation:
         return intents
 
     def _sell(self, gap: _Gap, snapshot: MarketSnapshot, positions: Mapping[str, Position]) -> Intent:
-        """A sell of the excess at the best ask, at most one order's cap and never more than the position."""
+        """A sell of the excess (in base units at the mark) at the best ask, at most one order's cap and never
+        more than the position: a target of 0 sells the whole position."""
         book = snapshot.books[gap.symbol]
         ask = book.best_ask
         assert ask is not None
         position = positions.get(gap.symbol)
         held = position.quantity if position is not None else ZERO
-        quantity = min(min(-gap.gap_try, self.params.max_order_notional_try) / gap.rate / ask, held)
+        quantity = min(-gap.gap_try / gap.mark, self.params.max_order_notional_try / gap.rate / ask, held)
         if quantity * ask * gap.rate < gap.min_try:
             return _skip(gap.symbol, "NOTIONAL_BELOW_MIN", Side.SELL, ask, excess_try=_cents(-gap.gap_try),
                          position=held, min_notional_try=_cents(gap.min_try))
