@@ -20,6 +20,7 @@ from btcbot.domain.idempotency import CONFLICT_CODE, REPLAY_CODE, IdemVerdict, e
 from btcbot.domain.ids import action_key, bucket_of
 from btcbot.domain.models import Denial, Intent, LocalOrder
 from btcbot.domain.money import dec_str
+from btcbot.domain.oms import oms_state
 from btcbot.domain.preflight import Preflighted
 
 if TYPE_CHECKING:
@@ -53,7 +54,8 @@ def write_ahead(order: LocalOrder, checked: Preflighted, ctx: ExecutionContext) 
                     ctx.cycle_id, now):
                 raise _Refused(None)  # also rolls back the idempotency claim: nothing was taken under it
             detail = {"side": order.side.value, "price": dec_str(order.price), "quantity": dec_str(order.quantity),
-                      "bumped": str(checked.bumped), "dry_run": str(ctx.dry_run)}
+                      "bumped": str(checked.bumped), "dry_run": str(ctx.dry_run),
+                      "oms": oms_state(order.status).value}
             if idem is not None:
                 detail["idempotency_key"] = idem
             event = Event(EventKind.ORDER_SUBMITTING, "WRITE_AHEAD", order.symbol, order.client_order_id, detail)

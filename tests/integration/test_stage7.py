@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from btcbot.adapters.lock import instance_lock
 from btcbot.adapters.sim.config import SimConfig
 from btcbot.adapters.sim.exchange import SimExchange
 from btcbot.adapters.sqlite.store import Store
@@ -218,11 +217,3 @@ def test_stage7_run_bad_weights_exit_2_naming_setting(monkeypatch: pytest.Monkey
     assert result.exit_code == 2
     assert "BTCBOT_TARGET_WEIGHTS: the weights add up to 1.4, more than 1" in result.output
     assert "Traceback" not in result.output
-
-
-def test_stage7_run_while_locked_exits_75_and_does_nothing(isolated_env: Path) -> None:
-    isolated_env.mkdir(parents=True)
-    with instance_lock(isolated_env):
-        result = runner.invoke(app, ["stage7-run"])
-    assert result.exit_code == 75
-    assert not (isolated_env / "sim.sqlite").exists()
