@@ -134,7 +134,9 @@ class TargetAllocation:
     name: str = "target_allocation"
 
     def decide(self, snapshot: MarketSnapshot, positions: Mapping[str, Position],
-               exit_legs: Mapping[str, Sequence[LocalOrder]] | None = None) -> list[Intent]:
+               exit_legs: Mapping[str, Sequence[LocalOrder]] | None = None,
+               trails: Mapping[str, object] | None = None) -> list[Intent]:
+        """Exit legs and trailing stops are not used: allocation has no exit ladder or trailing stop."""
         equity, unpriced = account_equity(snapshot, self.params.symbols)
         intents: list[Intent] = []
         buys: list[_Gap] = []
