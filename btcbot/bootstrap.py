@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,9 +13,11 @@ from btcbot.adapters.lock import instance_lock
 from btcbot.adapters.sqlite.db import ensure_private_dir
 from btcbot.adapters.sqlite.store import Store
 from btcbot.config import Settings
+from btcbot.domain.errors import ConfigError
 from btcbot.domain.planner import PlanParams
 from btcbot.domain.reconcile import SearchBudget
 from btcbot.domain.risk import RiskParams
+from btcbot.domain.strategies.allocation import AllocationParams, TargetAllocation, default_weights
 from btcbot.domain.strategies.exits import ExitParams
 from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
 from btcbot.ports import Exchange
@@ -24,7 +26,8 @@ from btcbot.services.cycle import Deps, Mode, StageConfig
 if TYPE_CHECKING:  # imported lazily at run time: keeps `btcbot --help` fast
     from btcbot.adapters.btcturk import BtcTurkExchange
 
-__all__ = ["SIM_DB_FILENAME", "SystemClock", "open_deps", "select_mode", "stage3_config"]
+__all__ = ["SIM_DB_FILENAME", "SystemClock", "open_deps", "select_mode", "stage3_config", "stage7_config",
+           "stage7_first"]
 
 SIM_DB_FILENAME = "sim.sqlite"
 PAPER_DB_FILENAME = "paper.sqlite"
@@ -61,6 +64,23 @@ def stage3_config(settings: Settings) -> StageConfig:
         bucket_seconds=settings.dedupe_bucket_seconds,
         max_data_age=timedelta(seconds=settings.market_data_max_age_seconds),
     )
+
+
+def stage7_config(settings: Settings) -> StageConfig:
+    """Stage 7: stage 3's risk, planner and execution settings with the target-allocation strategy and hard
+    idempotency keys (the same cycle and execution core)."""
+    weights = settings.target_weights or default_weights(settings.symbols)
+    allocation = AllocationParams(weights, settings.rebalance_band_bps, tuple(settings.symbols),
+                                  settings.max_order_notional_try, settings.max_cycle_notional_try,
+                                  settings.max_position_notional_try)
+    return replace(stage3_config(settings), name="7", strategy=TargetAllocation(allocation), idempotency=True)
+
+
+def stage7_first(settings: Settings, with_stage4: bool) -> tuple[StageConfig, ...]:
+    """The stages `stage7-run` runs first, under the same lock (`--with-stage4`)."""
+    if not with_stage4:
+        return ()
+    raise ConfigError("--with-stage4: stage 4 is not available in this build")  # wiring: (stage4_config(settings),)
 
 
 def search_budget(settings: Settings) -> SearchBudget:

@@ -22,7 +22,7 @@ from pydantic_settings import (
 
 from btcbot.domain.errors import ConfigError
 from btcbot.domain.money import FloatRejected, to_decimal
-from btcbot.domain.symbols import SYMBOL_RE
+from btcbot.domain.symbols import SYMBOL_RE, split_symbol
 
 __all__ = ["ACK_PHRASE", "DEFAULT_CONFIG_PATH", "Settings", "env_name", "load_settings"]
 
@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     trailing_stop_bps: Decimal = Decimal("0")  # 0 = off
     trailing_activation_bps: Decimal = Decimal("0")  # 0 = armed at once
 
+    # -- stage-7 strategy "target allocation" (R-STRAT) ----------------------------------------------
+    target_weights: Annotated[dict[str, Decimal], NoDecode] = {}  # empty: 3% per base asset (allocation.py)
+    rebalance_band_bps: Decimal = Decimal("50")
+
     # -- risk (R-RISK) -------------------------------------------------------------------------------
     cash_target_try: Decimal = Decimal("0")
     max_order_notional_try: Decimal = Decimal("1000")
@@ -132,6 +136,7 @@ class Settings(BaseSettings):
         "max_position_notional_try",
         "stale_price_bps",
         "balance_tolerance_bps",
+        "rebalance_band_bps",
         mode="before",
     )
     @classmethod
@@ -139,6 +144,29 @@ class Settings(BaseSettings):
         if isinstance(value, float):
             raise ValueError("write amounts as strings or integers, e.g. \"250\" (floats lose precision)")
         return to_decimal(value) if isinstance(value, str | int | Decimal) else value
+
+    @field_validator("target_weights", mode="before")
+    @classmethod
+    def _parse_weights(cls, value: Any) -> Any:
+        """`BTC=0.05,ETH=0.05` (environment) or a TOML table `{ BTC = "0.05" }`; assets upper-cased."""
+        if isinstance(value, str):
+            pairs = [part.strip() for part in value.split(",") if part.strip()]
+            if any(part.count("=") != 1 for part in pairs):
+                raise ValueError(f"{value!r} is not a list like BTC=0.05,ETH=0.05")
+            value = dict(part.split("=") for part in pairs)
+        if not isinstance(value, dict):
+            raise ValueError("write the weights as BTC=0.05,ETH=0.05 or a TOML table { BTC = \"0.05\" }")
+        weights: dict[str, Decimal] = {}
+        for asset, weight in value.items():
+            if isinstance(weight, float):
+                raise ValueError(f"{asset}: write weights as strings, e.g. \"0.05\" (floats lose precision)")
+            if not isinstance(weight, str | int | Decimal):
+                raise ValueError(f"{asset}: {weight!r} is not a number")
+            try:
+                weights[str(asset).strip().upper()] = to_decimal(str(weight).strip())
+            except (ValueError, ArithmeticError):
+                raise ValueError(f"{asset}: {weight!r} is not a number") from None
+        return weights
 
     @field_validator("pnl_timezone")
     @classmethod
@@ -164,12 +192,13 @@ class Settings(BaseSettings):
                         "trailing_activation_bps", "cash_target_try",
                         "max_open_orders", "max_open_orders_per_symbol", "cooldown_seconds",
                         "stale_price_bps", "balance_tolerance_bps", "unknown_order_max_probes",
-                        "unknown_order_max_age_seconds", "sim_step_seconds")
+                        "unknown_order_max_age_seconds", "sim_step_seconds", "rebalance_band_bps")
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"{env_name(name)} must not be negative")
         if self.trailing_stop_bps >= 10_000:
             raise ValueError("BTCBOT_TRAILING_STOP_BPS must be below 10000 (a trail of 100 % never triggers)")
+        self._check_weights()
         if self.order_notional_try > self.max_order_notional_try:
             raise ValueError(
                 f"BTCBOT_ORDER_NOTIONAL_TRY ({self.order_notional_try}) exceeds "
@@ -181,6 +210,18 @@ class Settings(BaseSettings):
                 f"{ACK_PHRASE} to arm live trading, or unset it"
             )
         return self
+
+    def _check_weights(self) -> None:
+        bases = {split_symbol(s)[0] for s in self.symbols}
+        for asset, weight in self.target_weights.items():
+            if not 0 <= weight <= 1:
+                raise ValueError(f"BTCBOT_TARGET_WEIGHTS: {asset}={weight} is not between 0 and 1")
+            if asset not in bases:
+                raise ValueError(f"BTCBOT_TARGET_WEIGHTS: {asset} is not the base asset of a configured pair "
+                                 f"(BTCBOT_SYMBOLS: {', '.join(self.symbols)})")
+        total = sum(self.target_weights.values(), Decimal(0))
+        if total > 1:
+            raise ValueError(f"BTCBOT_TARGET_WEIGHTS: the weights add up to {total}, more than 1")
 
     @classmethod
     def settings_customise_sources(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from btcbot.cli import ops, run, sim
+from btcbot.cli import ops, run, sim, stage7
 
 __all__ = ["app", "main"]
 
@@ -18,6 +18,7 @@ app = typer.Typer(
 run.register(app)
 ops.register(app)
 sim.register(app)
+stage7.register(app)
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ class EventKind(StrEnum):
     TRAIL_MARK_RAISED = "TRAIL_MARK_RAISED"
     TRAIL_TRIGGERED = "TRAIL_TRIGGERED"
     TRAIL_RESET = "TRAIL_RESET"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"  # same idempotency key, another payload: not taken
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """The one order state machine (R-FSM). Transitions are data; terminal states are immutable.
 
-Stage vocabularies map onto it: stage 7's SUBMITTED is SUBMITTING, ACKED is OPEN.
+Stage vocabularies map onto it as data: stage 7's names (SUBMIT_REQUESTED, ACKED, PARTIAL_FILL, ...) are in
+`oms.py`.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from btcbot.domain.fees import fee_schedule
 from btcbot.domain.market import MarketSnapshot
 from btcbot.domain.models import Denial, Intent, LocalOrder, Side, TradingState
 from btcbot.domain.money import ZERO, dec_str
+from btcbot.domain.strategies import SKIP
 
 __all__ = ["RiskDecision", "RiskParams", "filter_intents"]
 
@@ -82,7 +83,10 @@ def filter_intents(
         existing.setdefault((order.symbol, order.side), []).append(order)
     for intent in intents:
         replaced = existing.get((intent.symbol, intent.side), [])
-        if intent.meta.get("refused") == "gap":
+        if SKIP in intent.meta:  # the strategy's own reason (rules, price, notional...)
+            decision.denials.append(Denial(intent, intent.meta[SKIP], {k: v for k, v in intent.meta.items()
+                                                                       if k != SKIP}))
+        elif intent.meta.get("refused") == "gap":
             _deny(decision, intent, "EXIT_GAP_BEYOND_SLIPPAGE", kind=intent.exit_kind or "", bid_below=intent.price,
                   reference=intent.reference_price or intent.price)
         elif intent.price <= 0 or intent.quantity <= 0:

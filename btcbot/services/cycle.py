@@ -74,6 +74,7 @@ class StageConfig:
     budget: SearchBudget
     bucket_seconds: int
     max_data_age: timedelta
+    idempotency: bool = False  # hard idempotency keys on submits (R-EXEC-5): same key, other payload → conflict
 
 
 @dataclass(slots=True)
@@ -174,7 +175,7 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
             exchange=exchange, store=store, stage=stage.name, cycle_id=cid, now=now, dry_run=not deps.mode.live,
             rules=rules, free={a: b.free for a, b in (fresh.snapshot.balances or {}).items()},
             bucket_seconds=stage.bucket_seconds, max_order_notional=_order_cap(fresh.snapshot, stage.risk),
-            write_gate=_write_gate(deps),
+            write_gate=_write_gate(deps), idempotency=stage.idempotency,
         )
         report.execution = execute(the_plan, ctx)
         report.denials += report.execution.denied

@@ -26,15 +26,16 @@ from btcbot.domain.errors import (
 )
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.fees import fee_schedule
-from btcbot.domain.ids import action_key, bucket_of, client_order_id
+from btcbot.domain.ids import bucket_of, client_order_id
 from btcbot.domain.models import Denial, Intent, LocalOrder, OrderRequest, Side
-from btcbot.domain.money import ZERO, dec_str, to_decimal
+from btcbot.domain.money import ZERO, to_decimal
 from btcbot.domain.order_fsm import OrderEvent, OrderStatus
 from btcbot.domain.planner import Cancel, Plan
 from btcbot.domain.preflight import Preflighted, preflight
 from btcbot.domain.reconcile import event_for_report
 from btcbot.domain.symbols import SymbolRules
 from btcbot.ports import Exchange
+from btcbot.services.write_ahead import record_not_taken, write_ahead
 
 __all__ = ["ExecutionContext", "ExecutionReport", "execute"]
 
@@ -54,6 +55,7 @@ class ExecutionContext:
     bucket_seconds: int
     max_order_notional: Callable[[SymbolRules], Decimal]  # per-order cap in the pair's quote
     write_gate: Callable[[Side], str | None]  # reason a submit is blocked right now, or None
+    idempotency: bool = False  # hard idempotency keys on submits (R-EXEC-5): one order per symbol/side/bucket
 
 
 @dataclass(slots=True)
@@ -83,7 +85,6 @@ def execute(plan: Plan, ctx: ExecutionContext) -> ExecutionReport:
 
 # -- submit --------------------------------------------------------------------------------------------
 def _submit(intent: Intent, ctx: ExecutionContext, report: ExecutionReport) -> None:
-    store, now = ctx.store, ctx.now
     blocked = ctx.write_gate(intent.side)
     if blocked is not None:
         _drop(ctx, report, Denial(intent, blocked, {"side": intent.side.value}))
@@ -97,21 +98,9 @@ def _submit(intent: Intent, ctx: ExecutionContext, report: ExecutionReport) -> N
         _drop(ctx, report, checked)
         return
     request, order = _journal_entry(checked, ctx)
-    bucket = bucket_of(now, ctx.bucket_seconds)
-    key = action_key("submit", order.intent_hash, bucket)
-    with store.db.atomic():
-        claimed = store.order(order.client_order_id) is None and store.claim_action(
-            key, "submit", order.intent_hash, bucket, ctx.cycle_id, now)
-        if claimed:
-            event = Event(EventKind.ORDER_SUBMITTING, "WRITE_AHEAD", order.symbol, order.client_order_id,
-                          {"side": order.side.value, "price": dec_str(order.price),
-                           "quantity": dec_str(order.quantity), "bumped": str(checked.bumped),
-                           "dry_run": str(ctx.dry_run)})
-            store.insert_order(order, ctx.cycle_id, event, now)
-    if not claimed:
-        store.record([Event(EventKind.ACTION_DEDUPED, "DEDUPE_ACTION_BUCKET", intent.symbol,
-                            order.client_order_id, {"key": key})], ctx.cycle_id, now)
-        report.deduped.append(intent)
+    refused = write_ahead(order, checked, ctx)
+    if refused is not None:
+        record_not_taken(refused, intent, order, ctx, report)
         return
     _send(request, checked, ctx, report)
 

@@ -156,8 +156,9 @@ class Rig:
         result = runner.invoke(app, list(args), env={**self.env, **env})
         return result
 
-    def cycle(self, **env: str) -> dict[str, Any]:
-        result = self.run("run", "--json", **env)
+    def cycle(self, *args: str, command: str = "run", **env: str) -> dict[str, Any]:
+        """One cycle of `command` (`run`, `stage7-run`, ...) with --json; exit 0 or 3 (aborted safely)."""
+        result = self.run(command, "--json", *args, **env)
         assert result.exit_code in (0, 3), result.output
         return json.loads(result.stdout)  # type: ignore[no-any-return]
 
@@ -219,14 +220,14 @@ class Rig:
             assert Decimal(row["quantity"] if row else "0") == net, symbol
             assert Decimal(row["fees_paid"] if row else "0") == fees, symbol
 
-    def wind_down(self, max_cycles: int = 30) -> None:
+    def wind_down(self, max_cycles: int = 30, command: str = "run") -> None:
         """Faults off, halt, cancel everything of ours and settle, so that the venue stops changing."""
         import time
 
         self.set_faults("")
         assert self.run("halt", "--reason", "e2e wind-down").exit_code == 0
         for _ in range(max_cycles):
-            self.cycle(BTCBOT_STALE_ORDER_SECONDS="1")
+            self.cycle(command=command, BTCBOT_STALE_ORDER_SECONDS="1")
             store = self.store()
             pending = store.orders([OrderStatus.UNKNOWN, OrderStatus.SUBMITTING, OrderStatus.OPEN,
                                     OrderStatus.PARTIALLY_FILLED, OrderStatus.CANCEL_REQUESTED])
@@ -236,4 +237,17 @@ class Rig:
             time.sleep(1.1)
         raise AssertionError(f"orders still pending after wind-down: {pending}")
 
-
+    def assert_end_state(self, command: str = "run") -> None:
+        """Wind down with `command`, then the invariants of a live run: no client id POSTed twice, nothing
+        inside a 429 block, venue orders known locally, positions and fees equal to the venue's fills, and
+        `reconcile --apply` leaves no difference."""
+        self.wind_down(command=command)
+        self.assert_no_client_id_twice()
+        self.assert_no_request_inside_block()
+        self.assert_venue_orders_known_locally()
+        self.assert_positions_match_venue_fills()
+        first = self.run("reconcile", "--apply")
+        assert first.exit_code == 0, first.output
+        second = self.run("reconcile", "--json")
+        assert second.exit_code == 0, second.output
+        assert '"differences": []' in second.stdout

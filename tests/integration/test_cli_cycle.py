@@ -106,10 +106,11 @@ def test_status_shows_current_rate_limit_blocks_only(isolated_env: Path) -> None
     assert "orderbook" not in table.stdout
 
 
-def test_run_while_locked_exits_75_and_does_nothing(isolated_env: Path) -> None:
+@pytest.mark.parametrize("command", ["run", "stage7-run"])
+def test_run_while_locked_exits_75_and_does_nothing(isolated_env: Path, command: str) -> None:
     isolated_env.mkdir(parents=True)
     with instance_lock(isolated_env):
-        result = runner.invoke(app, ["run"])
+        result = runner.invoke(app, [command])
     assert result.exit_code == 75
     assert "another btcbot process" in result.output
     assert not (isolated_env / "sim.sqlite").exists()

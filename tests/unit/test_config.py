@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -97,3 +98,48 @@ def test_settings_fully_armed_has_no_missing_gates(monkeypatch: pytest.MonkeyPat
     assert load_settings().missing_live_gates() == []
     monkeypatch.delenv("BTCTURK_API_SECRET")
     assert load_settings().missing_live_gates() == ["BTCTURK_API_KEY/BTCTURK_API_SECRET are not set"]
+
+
+def test_settings_target_weights_from_environment_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BTCBOT_TARGET_WEIGHTS", " btc=0.05, ETH = 0.1 ")
+    settings = load_settings()
+    assert settings.target_weights == {"BTC": Decimal("0.05"), "ETH": Decimal("0.1")}
+    assert settings.rebalance_band_bps == Decimal("50")
+
+
+def test_settings_target_weights_from_toml_inline_table(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('target_weights = { BTC = "0.2", USDT = 0 }\nrebalance_band_bps = "25"\n')
+    settings = load_settings(path)
+    assert settings.target_weights == {"BTC": Decimal("0.2"), "USDT": Decimal(0)}
+    assert settings.rebalance_band_bps == Decimal("25")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("BTC=1.5", "BTCBOT_TARGET_WEIGHTS: BTC=1.5 is not between 0 and 1"),
+    ("BTC=-0.1", "BTCBOT_TARGET_WEIGHTS: BTC=-0.1 is not between 0 and 1"),
+    ("BTC=0.6,ETH=0.5", "BTCBOT_TARGET_WEIGHTS: the weights add up to 1.1, more than 1"),
+    ("XRP=0.1", "BTCBOT_TARGET_WEIGHTS: XRP is not the base asset of a configured pair"),
+    ("TRY=0.1", "BTCBOT_TARGET_WEIGHTS: TRY is not the base asset of a configured pair"),
+    ("BTC", "BTCBOT_TARGET_WEIGHTS: 'BTC' is not a list like BTC=0.05,ETH=0.05"),
+    ("BTC=lots", "BTCBOT_TARGET_WEIGHTS: BTC: 'lots' is not a number"),
+])
+def test_settings_bad_target_weights_raise_config_error_naming_setting(monkeypatch: pytest.MonkeyPatch, value: str,
+                                                                       expected: str) -> None:
+    monkeypatch.setenv("BTCBOT_TARGET_WEIGHTS", value)
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_settings()
+
+
+def test_settings_target_weights_toml_float_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("target_weights = { BTC = 0.05 }\n")
+    with pytest.raises(ConfigError, match="BTCBOT_TARGET_WEIGHTS: BTC: write weights as strings"):
+        load_settings(path)
+
+
+def test_settings_target_weights_follow_cli_symbols(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BTCBOT_TARGET_WEIGHTS", "ETH=0.1")
+    expected = "ETH is not the base asset of a configured pair (BTCBOT_SYMBOLS: BTCTRY)"
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_settings(None, symbols="BTCTRY")

@@ -16,6 +16,7 @@ from typing import Any
 
 from btcbot.adapters.sqlite.db import Database, ensure_private_dir
 from btcbot.adapters.sqlite.fills import FillsMixin
+from btcbot.adapters.sqlite.idempotency import IdempotencyMixin
 from btcbot.adapters.sqlite.migrations import migrate
 from btcbot.adapters.sqlite.mixin import iso, parse_iso
 from btcbot.adapters.sqlite.trails import TrailsMixin
@@ -23,6 +24,7 @@ from btcbot.domain.events import Event, EventKind
 from btcbot.domain.ids import event_id
 from btcbot.domain.models import Balance, LocalOrder, OrderMethod, Side, TradingState
 from btcbot.domain.money import dec_str, to_decimal
+from btcbot.domain.oms import oms_state
 from btcbot.domain.order_fsm import OrderEvent, OrderStatus, transition
 from btcbot.domain.symbols import SymbolRules
 
@@ -35,7 +37,7 @@ def _d(text: str) -> Decimal:
     return to_decimal(text)
 
 
-class Store(FillsMixin, TrailsMixin):
+class Store(FillsMixin, TrailsMixin, IdempotencyMixin):
     """Persistence for one venue. Use `Store.open(state_dir, venue)`."""
 
     def __init__(self, db: Database, venue: str) -> None:
@@ -212,8 +214,10 @@ class Store(FillsMixin, TrailsMixin):
             )
 
     # -- orders ----------------------------------------------------------------------------------------
-    def insert_order(self, order: LocalOrder, cycle_id: int | None, event: Event, now: datetime) -> None:
-        """Write-ahead: the order row and its event commit before any network call (R-EXEC-3)."""
+    def insert_order(self, order: LocalOrder, cycle_id: int | None, event: Event, now: datetime,
+                     event_key: str | None = None) -> None:
+        """Write-ahead: the order row and its event commit before any network call (R-EXEC-3); `event_key`
+        makes the event's id deterministic."""
         with self.db.atomic() as conn:
             conn.execute(
                 "INSERT INTO orders (client_order_id, exchange_order_id, venue, stage, symbol, side, method, "
@@ -226,7 +230,7 @@ class Store(FillsMixin, TrailsMixin):
                  order.intent_hash, order.exit_kind, order.reason, int(order.dry_run), int(order.external),
                  order.probe_count, cycle_id, iso(order.created_at), iso(order.updated_at)),
             )
-            self._insert_event(conn, event, cycle_id, now)
+            self._insert_event(conn, event, cycle_id, now, key=event_key)
 
     def apply_order_event(
         self,
@@ -254,7 +258,8 @@ class Store(FillsMixin, TrailsMixin):
                 "WHERE client_order_id = ?",
                 (new_status.value, _exid(exid), dec_str(filled), iso(now), client_order_id),
             )
-            info = {"from": order.status.value, "to": new_status.value, "event": order_event.value}
+            info = {"from": order.status.value, "to": new_status.value, "event": order_event.value,
+                    "oms": oms_state(new_status, max(order.filled_quantity, filled)).value}  # stage-7 name
             info.update(detail or {})
             if exid is not None:
                 info["exchange_order_id"] = str(exid)

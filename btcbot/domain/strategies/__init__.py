@@ -1,4 +1,9 @@
-"""Strategies: pure functions of (snapshot, positions, settings, now) -> intents."""
+"""Strategies: pure functions of (snapshot, positions, settings, now) -> intents.
+
+A strategy that considered an order and decided it cannot be made (no price, rules, a notional below the
+minimum...) returns it as a *skipped* intent: `meta[SKIP]` holds the reason code (`CATEGORY_CONDITION`) and the
+other meta keys its detail. The risk filter drops it with that code, so the reason is an event like any drop.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ from btcbot.domain.market import MarketSnapshot
 from btcbot.domain.models import Intent, LocalOrder
 from btcbot.domain.strategies.trailing import Trail
 
-__all__ = ["Strategy"]
+__all__ = ["SKIP", "Strategy"]
+
+SKIP = "skip"  # Intent.meta key: the reason code of a skipped intent
 
 
 class Strategy(Protocol):
