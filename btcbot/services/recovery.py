@@ -24,9 +24,10 @@ ACTIONS = {
     FixKind.SETTLE: "apply venue status", FixKind.NOT_PLACED: "mark NOT_PLACED", FixKind.PROBE: "keep searching",
     FixKind.VANISHED: "keep, probe again", FixKind.EXTERNAL: "record as external (never cancelled)",
     FixKind.MISMATCH: "none (terminal order; investigate)", "FILL": "record fill",
+    FixKind.MAYBE_OURS: "wait: may be our in-flight order (not tagged external)",
     "BALANCE": "accept venue totals as new baseline",
 }
-_UNAPPLIABLE = {FixKind.PROBE, FixKind.VANISHED, FixKind.MISMATCH}
+_UNAPPLIABLE = {FixKind.PROBE, FixKind.VANISHED, FixKind.MISMATCH, FixKind.MAYBE_OURS}
 
 
 @dataclass(frozen=True, slots=True)

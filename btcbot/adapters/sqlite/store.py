@@ -258,11 +258,16 @@ class Store(FillsMixin):
             exid = exchange_order_id if exchange_order_id is not None else order.exchange_order_id
             # a lagging report never lowers what the venue already said was filled
             filled = order.exchange_filled if exchange_filled is None else max(exchange_filled, order.exchange_filled)
+            merged = exid is not None and exid != order.exchange_order_id and self._absorb_external(
+                conn, client_order_id, exid, now, cycle_id)
             conn.execute(
                 "UPDATE orders SET status = ?, exchange_order_id = ?, exchange_filled = ?, updated_at = ? "
                 "WHERE client_order_id = ?",
                 (new_status.value, _exid(exid), dec_str(filled), iso(now), client_order_id),
             )
+            if merged and exid is not None:  # the merged fills are ours now: totals and position follow
+                self._refresh_order_totals(conn, {exid})
+                self._rebuild_position(conn, order.symbol, now)
             info = {"from": order.status.value, "to": new_status.value, "event": order_event.value}
             info.update(detail or {})
             if exid is not None:
