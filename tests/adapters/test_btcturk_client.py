@@ -186,6 +186,29 @@ def test_read_parse_failure_raises_bad_response(router: respx.MockRouter, clock:
         make_client(router, clock).request("GET", "/api/v1/users/balances", parse=parse, signed=True)
 
 
+def _nested(depth: int) -> str:
+    return '{"success": true, "data": ' + "[" * depth + "]" * depth + "}"
+
+
+def test_read_deeply_nested_json_raises_bad_response(router: respx.MockRouter, clock: FakeClock) -> None:
+    router.get(BALANCES).mock(return_value=httpx.Response(200, text=_nested(100_000)))
+    with pytest.raises(BadResponse):
+        get_balances(make_client(router, clock))
+
+
+def test_write_deeply_nested_json_reply_raises_outcome_unknown(router: respx.MockRouter, clock: FakeClock) -> None:
+    route = router.post(ORDER).mock(return_value=httpx.Response(200, text=_nested(100_000)))
+    with pytest.raises(OutcomeUnknown):
+        post_order(make_client(router, clock))
+    assert route.call_count == 1
+
+
+def test_write_deeply_nested_json_error_body_raises_rejected(router: respx.MockRouter, clock: FakeClock) -> None:
+    router.post(ORDER).mock(return_value=httpx.Response(400, text=_nested(100_000)))
+    with pytest.raises(Rejected):
+        post_order(make_client(router, clock))
+
+
 def test_read_400_business_error_raises_rejected_with_symbolic_code(router: respx.MockRouter, clock: FakeClock) -> None:
     body = {"success": False, "message": "INVALID_REQUEST_ERROR", "code": 1037}
     route = router.get(BOOK).mock(return_value=httpx.Response(400, json=body))

@@ -17,7 +17,7 @@ from btcbot.adapters.sqlite.store import Store
 from btcbot.bootstrap import select_mode, stage3_config
 from btcbot.config import load_settings
 from btcbot.domain.errors import OutcomeUnknown, Unavailable
-from btcbot.domain.models import OrderReport, OrderRequest, SubmitAck
+from btcbot.domain.models import BookLevel, OrderBook, OrderReport, OrderRequest, SubmitAck
 from btcbot.services.cycle import CycleReport, Deps, run_cycle
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -43,6 +43,7 @@ class Faulty:
     submitted_cids: list[str] = field(default_factory=list)
     strip_open_client_ids: bool = False
     fail_search: bool = False
+    zero_price_books: bool = False  # the best bid comes back as 0 (a hostile or broken reply)
     name: str = "sim"
 
     def __getattr__(self, item: str) -> Any:
@@ -67,6 +68,12 @@ class Faulty:
     def open_orders(self, symbols: Any) -> list[OrderReport]:
         reports = self.sim.open_orders(symbols)
         return [replace(r, client_order_id=None) for r in reports] if self.strip_open_client_ids else reports
+
+    def order_book(self, symbol: str, limit: int = 25) -> OrderBook:
+        book = self.sim.order_book(symbol, limit)
+        if not self.zero_price_books:
+            return book
+        return replace(book, bids=(BookLevel(Decimal(0), Decimal(1)), *book.bids[1:]))
 
     def all_orders(self, symbol: str, start: datetime | None = None, limit: int = 100) -> list[OrderReport]:
         if self.fail_search:

@@ -82,3 +82,13 @@ def test_vanished_open_order_is_probed_and_settled(rig: Rig) -> None:
     cycle(deps, clock)
     settled = deps.store.order(order.client_order_id)
     assert settled is not None and settled.status is OrderStatus.CANCELED
+
+
+def test_zero_price_book_makes_symbol_stale_and_cycle_completes(rig: Rig) -> None:
+    deps, faulty, clock = rig
+    faulty.zero_price_books = True  # issue 8: a zero bid raised DivisionByZero in the strategy (exit 1)
+    report = cycle(deps, clock)
+    assert report.snapshot is not None and "BTCTRY" in report.snapshot.stale
+    assert report.intents == [] and _venue_orders(faulty) == []
+    stale = deps.store.events(kind=EventKind.MARKET_DATA_STALE)
+    assert [e["symbol"] for e in stale] == ["BTCTRY"]
