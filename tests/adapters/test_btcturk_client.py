@@ -536,6 +536,36 @@ def test_limiter_windows_carry_over_to_the_next_process(clock: FakeClock) -> Non
     second.acquire("GET /api/v2/orderbook")  # the first process's window has passed
 
 
+def test_limiter_admission_persists_its_stamps_before_returning(clock: FakeClock) -> None:
+    # issue 8 finding 10: a run killed before the client closes must still hand on every admission
+    store = InMemoryBlockStore()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, store=store)
+    limiter.acquire("POST /api/v1/order")
+    assert store.windows == {"POST /api/v1/order#0": [T0], "POST /api/v1/order#1": [T0]}
+    clock.now += timedelta(seconds=2)
+    limiter.acquire("POST /api/v1/order")
+    later = T0 + timedelta(seconds=2)
+    assert store.windows == {"POST /api/v1/order#0": [T0, later], "POST /api/v1/order#1": [later]}
+
+
+def test_limiter_killed_process_stamps_still_limit_the_next(clock: FakeClock) -> None:
+    store = InMemoryBlockStore()
+    first = RateLimiter(clock=clock, sleep=clock.sleep, store=store)
+    for _ in range(180):
+        first.acquire("GET /api/v2/orderbook")  # never flushed: the process was killed
+    second = RateLimiter(clock=clock, sleep=clock.sleep, store=store)
+    with pytest.raises(RateLimited):
+        second.acquire("GET /api/v2/orderbook")
+
+
+def test_limiter_concurrent_admissions_all_persisted(clock: FakeClock) -> None:
+    store = InMemoryBlockStore()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, store=store)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: limiter.acquire("GET /api/v2/orderbook"), range(64)))
+    assert len(store.windows["GET /api/v2/orderbook#0"]) == 64
+
+
 def test_limiter_run_that_sends_nothing_hands_on_the_stamps(clock: FakeClock) -> None:
     store = InMemoryBlockStore()
     first = RateLimiter(clock=clock, sleep=clock.sleep, store=store)

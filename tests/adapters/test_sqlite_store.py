@@ -79,12 +79,12 @@ def test_migration_from_version_1_keeps_data_and_adds_rate_limit_windows(tmp_pat
     assert db.query("SELECT * FROM rate_limit_windows") == []
 
 
-def test_rate_limit_windows_round_trip_and_replace(store: Store) -> None:
+def test_rate_limit_windows_round_trip_upsert_and_remove(store: Store) -> None:
     stamps = [NOW, NOW + timedelta(microseconds=1)]
     store.save_windows({"GET /x#0": stamps, "graph-api": [NOW]})
     assert store.load_windows() == {"GET /x#0": stamps, "graph-api": [NOW]}
-    store.save_windows({"GET /y#0": [NOW]})
-    assert store.load_windows() == {"GET /y#0": [NOW]}
+    store.save_windows({"GET /y#0": [NOW], "graph-api": []})  # given keys replaced, an empty list removes
+    assert store.load_windows() == {"GET /x#0": stamps, "GET /y#0": [NOW]}
 
 
 def test_money_columns_are_text(store: Store) -> None:

@@ -213,11 +213,14 @@ class Store(FillsMixin):
         return {r["window_key"]: [parse_iso(s) for s in json.loads(r["stamps"])] for r in rows}
 
     def save_windows(self, windows: Mapping[str, Sequence[datetime]]) -> None:
+        """Replace the stamps of the given window keys; an empty list removes the key."""
         with self.db.atomic() as conn:
-            conn.execute("DELETE FROM rate_limit_windows")
+            conn.executemany("DELETE FROM rate_limit_windows WHERE window_key = ?",
+                             [(key,) for key, stamps in windows.items() if not stamps])
             conn.executemany(
-                "INSERT INTO rate_limit_windows (window_key, stamps) VALUES (?, ?)",
-                [(key, json.dumps([iso(s) for s in stamps])) for key, stamps in windows.items()],
+                "INSERT INTO rate_limit_windows (window_key, stamps) VALUES (?, ?) ON CONFLICT(window_key) "
+                "DO UPDATE SET stamps = excluded.stamps",
+                [(key, json.dumps([iso(s) for s in stamps])) for key, stamps in windows.items() if stamps],
             )
 
     # -- orders ----------------------------------------------------------------------------------------
