@@ -18,7 +18,8 @@ Control endpoints (unauthenticated, never faulted, rate limited or logged; bind 
     POST /__sim/reset-faults    no faults; also clears 429 blocks and rate-limit windows
     GET  /__sim/requests        {"requests": [...], "next": SEQ}; `?since=SEQ` returns entries with seq >= SEQ
     POST /__sim/reset-requests  clear the request log
-    POST /__sim/advance         body {"ticks": N}: move the market N ticks now
+    POST /__sim/advance         body {"ticks": N}: move the market N ticks now (0 <= N <= the sim's
+                                max_ticks_per_advance, 1440; anything else is a 400)
 
 Request log entry: seq, time (ISO), ts_ms (arrival), method, path, endpoint (limiter key), client_order_id
 (POST /order body, either spelling), order_id, status (None while in flight), replied (False when the
@@ -35,6 +36,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import threading
@@ -63,6 +65,7 @@ __all__ = [
     "SIM_SERVER_DB",
     "SimServer",
     "WallClock",
+    "is_loopback",
     "open_server_sim",
 ]
 
@@ -73,6 +76,16 @@ DEFAULT_API_SECRET = "c2ltLXNlY3JldA=="  # base64 of "sim-secret"
 SIM_SERVER_DB = "sim-server.sqlite"
 _JSON = "application/json; charset=utf-8"
 _AUTH_CODE = 1037
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` only accepts connections from this machine (127.0.0.0/8, ::1, "localhost")."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name or a wildcard: may be reachable from elsewhere
 
 
 class WallClock:
@@ -398,9 +411,9 @@ class SimServer:
             self.clear_requests()
             return 200, {"ok": True}
         if route == ("POST", "/__sim/advance"):
-            ticks = _json_object(body).get("ticks", 1)
-            if not isinstance(ticks, int) or isinstance(ticks, bool) or ticks < 0:
-                raise ValueError('body must be {"ticks": N} with N >= 0')
+            ticks, most = _json_object(body).get("ticks", 1), self.sim.config.max_ticks_per_advance
+            if not isinstance(ticks, int) or isinstance(ticks, bool) or not 0 <= ticks <= most:
+                raise ValueError(f'body must be {{"ticks": N}} with 0 <= N <= {most} (ticks={ticks!r})')
             self.sim.advance(datetime.now(UTC), ticks)
             return 200, {"tick": self.sim.tick}
         return 404, {"error": f"unknown control endpoint {method} {path}"}
