@@ -44,12 +44,23 @@ class Faulty:
     strip_open_client_ids: bool = False
     fail_search: bool = False
     zero_price_books: bool = False  # the best bid comes back as 0 (a hostile or broken reply)
+    open_orders_error: Exception | None = None  # raised by open_orders (the read every cycle needs)
+    calls: list[str] = field(default_factory=list)  # every exchange method called, in order
     name: str = "sim"
 
     def __getattr__(self, item: str) -> Any:
-        return getattr(self.sim, item)
+        target = getattr(self.sim, item)
+        if not callable(target):
+            return target
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(item)
+            return target(*args, **kwargs)
+
+        return counted
 
     def submit_order(self, request: OrderRequest) -> SubmitAck:
+        self.calls.append("submit_order")
         fault = self.submit_faults.pop(0) if self.submit_faults else ""
         if fault == "not_sent":
             raise Unavailable("connect error (not sent)")
@@ -60,22 +71,28 @@ class Faulty:
         return ack
 
     def cancel_order(self, exchange_order_id: int) -> None:
+        self.calls.append("cancel_order")
         fault = self.cancel_faults.pop(0) if self.cancel_faults else ""
         self.sim.cancel_order(exchange_order_id)
         if fault == "timeout_after_accept":
             raise OutcomeUnknown("cancel reply lost")
 
     def open_orders(self, symbols: Any) -> list[OrderReport]:
+        self.calls.append("open_orders")
+        if self.open_orders_error is not None:
+            raise self.open_orders_error
         reports = self.sim.open_orders(symbols)
         return [replace(r, client_order_id=None) for r in reports] if self.strip_open_client_ids else reports
 
     def order_book(self, symbol: str, limit: int = 25) -> OrderBook:
+        self.calls.append("order_book")
         book = self.sim.order_book(symbol, limit)
         if not self.zero_price_books:
             return book
         return replace(book, bids=(BookLevel(Decimal(0), Decimal(1)), *book.bids[1:]))
 
     def all_orders(self, symbol: str, start: datetime | None = None, limit: int = 100) -> list[OrderReport]:
+        self.calls.append("all_orders")
         if self.fail_search:
             raise Unavailable("allOrders: HTTP 503")
         return self.sim.all_orders(symbol, start, limit)
