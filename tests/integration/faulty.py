@@ -3,6 +3,7 @@ scripted venue faults (the execution core and reconciliation under faults, R-EXE
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -38,7 +39,8 @@ class Faulty:
     `strip_open_client_ids`: openOrders rows come without `orderClientId`; `fail_search`: allOrders fails."""
 
     sim: SimExchange
-    submit_faults: list[str] = field(default_factory=list)  # "timeout_after_accept" | "not_sent"
+    submit_faults: list[str] = field(default_factory=list)  # "timeout_after_accept" | "not_sent" | "lost_before_venue"
+    on_submit: Callable[[OrderRequest], None] | None = None  # called as the request "reaches" the venue
     cancel_faults: list[str] = field(default_factory=list)  # "timeout_after_accept"
     submitted_cids: list[str] = field(default_factory=list)
     strip_open_client_ids: bool = False
@@ -64,6 +66,10 @@ class Faulty:
         fault = self.submit_faults.pop(0) if self.submit_faults else ""
         if fault == "not_sent":
             raise Unavailable("connect error (not sent)")
+        if fault == "lost_before_venue":  # ambiguous to us, but the venue never got it
+            raise OutcomeUnknown("read timeout (the request never arrived)")
+        if self.on_submit is not None:
+            self.on_submit(request)
         self.submitted_cids.append(request.client_order_id)
         ack = self.sim.submit_order(request)
         if fault == "timeout_after_accept":
