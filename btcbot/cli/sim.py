@@ -67,6 +67,9 @@ def serve(
     without a reply, or close at once (default scope POST /api/v1/order)
     drop_cancel_reply=P - apply the cancel, close without a reply (DELETE /api/v1/order)
     malformed=P - truncated JSON body on a successful reply (default scope GET)
+    nested_json=P - process, then reply 200 with JSON nested 100,000 levels deep (every request)
+    anon_open_orders=P - openOrders rows without orderClientId (GET /api/v1/openOrders)
+    zero_price_book=P - the order book's best bid priced "0" (GET /api/v2/orderbook)
     late_fills=DUR - own trades appear in users/transactions/trade only DUR after the fill
     seed=N - seed of the fault RNG
 

@@ -9,7 +9,8 @@ Python API (tests start it in-process on a free port):
 Per request: log → rate limits (§9, counted on arrival) → injected latency → 429 (refusal or injected,
 with `Retry-After`; the endpoint then stays blocked) → injected 5xx / HTML 502 → authentication of
 /api/v1 (§2: X-PCK, X-Stamp within ±5 s, X-Signature; failures are 401 with BTCTurk's messages, code
-1037) → the endpoint (endpoints.py) → "after" faults on a 2xx reply (timeout / dropped reply / malformed).
+1037) → the endpoint (endpoints.py) → "after" faults on a 2xx reply (timeout / dropped reply / a rewritten body:
+truncated, nested too deep, open orders without client ids, a zero-price book).
 
 Control endpoints (unauthenticated, never faulted, rate limited or logged; bind to localhost only):
 
@@ -24,7 +25,8 @@ Control endpoints (unauthenticated, never faulted, rate limited or logged; bind 
 Request log entry: seq, time (ISO), ts_ms (arrival), method, path, endpoint (limiter key), client_order_id
 (POST /order body, either spelling), order_id, status (None while in flight), replied (False when the
 connection was closed without a reply), fault (the SPEC kind that acted: "429", "500"/"503" for 5xx, "html502",
-"timeout_after_accept", "drop_cancel_reply", "malformed"; None), blocked (arrived while its endpoint was
+"timeout_after_accept", "drop_cancel_reply", "malformed", "nested_json", "anon_open_orders", "zero_price_book";
+None), blocked (arrived while its endpoint was
 blocked, after a 429 reply announcing that block had been sent: a client that ignored a block it could know
 of; a request already in flight when the block began, e.g. a concurrent read, gets its 429 but is not
 `blocked`).
@@ -56,7 +58,7 @@ from btcbot.adapters.sim import wire
 from btcbot.adapters.sim.config import SimConfig
 from btcbot.adapters.sim.endpoints import Endpoints, Request, Route, client_id_of, match, order_fields
 from btcbot.adapters.sim.exchange import SimExchange
-from btcbot.adapters.sim.faults import PUBLISHED_LIMITS, FaultInjector, FaultPlan, Limit, ServerLimiter
+from btcbot.adapters.sim.faults import BODY_FAULTS, PUBLISHED_LIMITS, FaultInjector, FaultPlan, Limit, ServerLimiter
 from btcbot.domain.errors import ConfigError, StateError
 
 __all__ = [
@@ -315,8 +317,8 @@ class SimServer:
             return out, None, 0.0
         self._update(entry, fault=decision.after_kind)
         log.info("sim server: %s after processing %s %s", decision.after, method, path)
-        if decision.after == "malformed":
-            return _Out(out.status, out.body[: max(1, len(out.body) // 2)], _JSON), None, 0.0
+        if decision.after in BODY_FAULTS:
+            return _Out(out.status, wire.garble(decision.after, out.body), _JSON), None, 0.0
         return out, decision.after, decision.hold
 
     def _call(
