@@ -4,14 +4,11 @@ item 16b). Each test here fails when its bug is put back (checked by applying ea
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from contextlib import closing
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
-from faulty import Rig, cycle, open_rig
+from faulty import Rig, cycle
 
 from btcbot.domain.events import EventKind
 from btcbot.domain.models import Intent, OrderRequest, Side
@@ -104,15 +101,6 @@ def test_failed_search_is_not_counted_as_a_probe(rig: Rig) -> None:
     failed = [e for e in deps.store.events(kind=EventKind.EXCHANGE_ERROR) if e["code"] == "SEARCH_FAILED"]
     assert len(failed) == 5
 
-
-@pytest.fixture
-def flow_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
-    the_rig, sim = open_rig(tmp_path / "state", monkeypatch, flow=Decimal(1), BTCBOT_ORDER_NOTIONAL_TRY="5000",
-                            BTCBOT_MAX_ORDER_NOTIONAL_TRY="10000", BTCBOT_MAX_CYCLE_NOTIONAL_TRY="10000",
-                            BTCBOT_MAX_POSITION_NOTIONAL_TRY="20000")
-    yield the_rig
-    the_rig[0].store.close()
-    sim.close()
 
 
 def test_vanished_partly_filled_order_is_settled_by_its_status_not_assumed_filled(flow_rig: Rig) -> None:

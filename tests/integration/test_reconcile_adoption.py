@@ -3,31 +3,15 @@ recorded as external and then fail to be adopted (UNIQUE (venue, exchange_order_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from decimal import Decimal
-from pathlib import Path
 
-import pytest
-from faulty import Rig, cycle, open_rig
+from faulty import Rig, cycle
 
 from btcbot.bootstrap import search_budget
 from btcbot.domain.money import ZERO
 from btcbot.domain.order_fsm import OrderStatus
 from btcbot.services.reconcile import tag_external
 from btcbot.services.recovery import run_reconcile
-
-BIG = {"BTCBOT_ORDER_NOTIONAL_TRY": "5000", "BTCBOT_MAX_ORDER_NOTIONAL_TRY": "10000",
-       "BTCBOT_MAX_CYCLE_NOTIONAL_TRY": "10000", "BTCBOT_MAX_POSITION_NOTIONAL_TRY": "20000"}
-
-
-@pytest.fixture
-def flow_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
-    """Other traders hit the touch every tick: a 5000 TRY bid fills partly in one tick, fully in two."""
-    the_rig, sim = open_rig(tmp_path / "state", monkeypatch, flow=Decimal(1), **BIG)
-    yield the_rig
-    the_rig[0].store.close()
-    sim.close()
 
 
 def _assert_positions_equal_venue_fills(rig: Rig) -> None:

@@ -60,11 +60,19 @@ def _int(value: object) -> int:
     return int(number)
 
 
-def _int64(value: object) -> int:
+def _int_upto(value: object, high: int, what: str) -> int:
     number = _int(value)
-    if not 0 <= number <= INT64_MAX:
-        raise ValueError(f"id {number} is outside int64")
+    if not 0 <= number <= high:
+        raise ValueError(f"{what} {number} is outside [0, {high}]")
     return number
+
+
+def _int64(value: object) -> int:
+    return _int_upto(value, INT64_MAX, "id")
+
+
+def _timestamp(value: object) -> int:
+    return _int_upto(value, MAX_TIMESTAMP_MS, "timestamp (ms)")
 
 
 def _id_str(value: object) -> str:
@@ -90,13 +98,6 @@ def _bounded(low: Decimal, high: Decimal, *, low_open: bool = False, signed: boo
         return number
 
     return BeforeValidator(check)
-
-
-def _timestamp(value: object) -> int:
-    number = _int(value)
-    if not 0 <= number <= MAX_TIMESTAMP_MS:
-        raise ValueError(f"timestamp {number} is outside [0, {MAX_TIMESTAMP_MS}]")
-    return number
 
 
 WireDecimal = Annotated[Decimal, BeforeValidator(_decimal)]
