@@ -9,7 +9,6 @@ import time
 from collections import Counter
 
 from rig import Rig
-from test_live_against_sim_server import _end_state_checks
 
 from btcbot.domain.events import EventKind
 
@@ -42,4 +41,11 @@ def test_hostile_replies_only_exit_0_or_3_then_ledger_equals_venue(rig: Rig) -> 
         store.close()
     assert external == []  # every venue order here is ours: none was recorded as external
     assert any(e["code"] == "EXTERNAL_HELD_MAYBE_OURS" for e in held), "the anonymous-row case never arose"
-    _end_state_checks(rig)  # faults off, calm cycles, venue == journal, positions/fees == fills, reconcile clean
+    rig.wind_down()  # faults off, halt, calm cycles until nothing of ours is pending
+    rig.assert_no_client_id_twice()
+    rig.assert_no_request_inside_block()
+    rig.assert_venue_orders_known_locally()
+    rig.assert_positions_match_venue_fills()  # positions and fees == the venue's fills, to the last unit
+    assert rig.run("reconcile", "--apply").exit_code == 0
+    clean = rig.run("reconcile", "--json")
+    assert clean.exit_code == 0 and '"differences": []' in clean.stdout, clean.output
