@@ -14,7 +14,7 @@ from btcbot.adapters.lock import LOCK_FILENAME
 from btcbot.adapters.sqlite.db import Database
 from btcbot.adapters.sqlite.migrations import SCHEMA_VERSION
 from btcbot.adapters.sqlite.store import DB_FILENAME, Store
-from btcbot.bootstrap import btcturk_exchange
+from btcbot.bootstrap import btcturk_exchange, select_mode
 from btcbot.config import Settings
 from btcbot.domain.errors import AuthFailed, ExchangeError, StateError, describe
 from btcbot.services.breaker import breaker_json
@@ -94,7 +94,7 @@ def _breaker(settings: Settings) -> Check:
     if not path.exists():
         return Check("breaker", True, "closed (no journal yet)")
     try:
-        store = Store(Database(path), "btcturk")
+        store = Store(Database(path), select_mode(settings).venue)
         try:
             info = breaker_json(store.breaker())
         finally:

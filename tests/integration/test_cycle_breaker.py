@@ -108,3 +108,11 @@ def test_breaker_open_shown_by_status_run_doctor_and_reconcile(isolated_env: Pat
     reconcile = runner.invoke(app, ["reconcile", "--json"])
     assert reconcile.exit_code in (0, 4)
     assert json.loads(reconcile.stdout)["circuit_breaker"]["state"] == "open"
+
+
+def test_breaker_is_per_venue_live_breaker_does_not_stop_the_simulator(isolated_env: Path) -> None:
+    store = Store.open(isolated_env, "btcturk")
+    _open_breaker(store)
+    store.close()
+    assert runner.invoke(app, ["run"]).exit_code == 0  # the offline simulator (venue "sim")
+    assert json.loads(runner.invoke(app, ["status", "--json"]).stdout)["circuit_breaker"]["state"] == "closed"

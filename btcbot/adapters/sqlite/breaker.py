@@ -1,4 +1,7 @@
-"""Circuit-breaker persistence (R-REL-1): the `breaker` table's one row, and its BREAKER_CHANGED events.
+"""Circuit-breaker persistence (R-REL-1): one `breaker` row per venue, and its BREAKER_CHANGED events.
+
+Per venue, like the rest of the journal: an open breaker of the live exchange does not stop the offline
+simulator, and the paper venue (dry-run on BTCTurk's public data) counts its own failures.
 
 Kept apart from store.py to keep modules small; `Store` mixes these methods in.
 """
@@ -13,9 +16,7 @@ from btcbot.adapters.sqlite.db import Database
 from btcbot.domain.breaker import Breaker, BreakerState, Step
 from btcbot.domain.events import Event, EventKind
 
-__all__ = ["BREAKER_NAME", "BreakerMixin"]
-
-BREAKER_NAME = "exchange"
+__all__ = ["BreakerMixin"]
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -28,6 +29,7 @@ def _parse(text: str | None) -> datetime | None:
 
 class BreakerMixin:
     db: Database
+    venue: str
 
     def _insert_event(self, conn: sqlite3.Connection, event: Event, cycle_id: int | None, now: datetime,
                       key: str | None = None) -> None:
@@ -35,7 +37,7 @@ class BreakerMixin:
 
     def breaker(self) -> Breaker:
         """The persisted breaker (closed when never saved)."""
-        row = self.db.query_one("SELECT * FROM breaker WHERE name = ?", (BREAKER_NAME,))
+        row = self.db.query_one("SELECT * FROM breaker WHERE name = ?", (self.venue,))
         if row is None:
             return Breaker()
         outcomes = tuple((_parse(at), bool(failed)) for at, failed in json.loads(row["window"]))
@@ -52,7 +54,7 @@ class BreakerMixin:
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET state = excluded.state, "
                 "failures = excluded.failures, window = excluded.window, opened_at = excluded.opened_at, "
                 "next_probe_at = excluded.next_probe_at",
-                (BREAKER_NAME, after.state.value, after.failures, window, _iso(after.opened_at),
+                (self.venue, after.state.value, after.failures, window, _iso(after.opened_at),
                  _iso(after.next_probe_at)),
             )
             if step.changed:
