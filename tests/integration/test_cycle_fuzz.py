@@ -156,3 +156,11 @@ def test_cycle_seeded_world_calls_every_endpoint_and_reference_runs_are_determin
 def test_cycle_unusable_reply_leaves_the_journal_an_outage_leaves(endpoint: str, data: Any) -> None:
     reply = data.draw(unusable_reply(_valid_body(endpoint)))
     assert _run({endpoint: reply}) == _reference(endpoint)
+
+
+def test_cycle_nested_json_reply_to_a_submit_leaves_the_order_unknown_never_submitting() -> None:
+    # issue 8 finding 2: RecursionError escaped the client, the cycle died (exit 1) with the order SUBMITTING
+    nested = b'{"success": true, "data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    result = _run({"POST /api/v1/order": lambda: httpx.Response(200, content=nested)})
+    placed = {row[0]: row[6] for row in result["orders"] if row[0].startswith("bb3b-")}
+    assert result["exit_code"] == 0 and placed and set(placed.values()) == {"UNKNOWN"}
