@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 
 from btcbot.adapters.sqlite.db import Database
 from btcbot.domain.breaker import Breaker, BreakerState, Step
@@ -20,11 +20,15 @@ __all__ = ["BreakerMixin"]
 
 
 def _iso(ts: datetime | None) -> str | None:
-    return ts.astimezone(UTC).isoformat(timespec="microseconds") if ts is not None else None
+    from btcbot.adapters.sqlite.store import iso
+
+    return iso(ts) if ts is not None else None
 
 
 def _parse(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text).astimezone(UTC) if text else None
+    from btcbot.adapters.sqlite.store import parse_iso
+
+    return parse_iso(text) if text else None
 
 
 class BreakerMixin:
@@ -40,9 +44,8 @@ class BreakerMixin:
         row = self.db.query_one("SELECT * FROM breaker WHERE name = ?", (self.venue,))
         if row is None:
             return Breaker()
-        outcomes = tuple((_parse(at), bool(failed)) for at, failed in json.loads(row["window"]))
-        return Breaker(BreakerState(row["state"]), tuple((at, failed) for at, failed in outcomes if at is not None),
-                       _parse(row["opened_at"]), _parse(row["next_probe_at"]))
+        window = tuple((when, bool(failed)) for at, failed in json.loads(row["window"]) if (when := _parse(at)))
+        return Breaker(BreakerState(row["state"]), window, _parse(row["opened_at"]), _parse(row["next_probe_at"]))
 
     def save_breaker(self, step: Step, cycle_id: int | None, now: datetime) -> None:
         """Persist `step.after`; a state change writes its BREAKER_CHANGED event in the same transaction."""
