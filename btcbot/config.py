@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     unknown_order_max_age_seconds: int = 300
     market_data_max_age_seconds: int = 60
 
+    # -- circuit breaker (R-REL-1) --------------------------------------------------------------------
+    breaker_failures: int = Field(5, ge=0)  # failed cycles in the window (and >= half of them) that open it; 0 = off
+    breaker_window_seconds: int = Field(900, gt=0)
+    breaker_cooloff_seconds: int = Field(300, gt=0)
+
     # -- simulator -----------------------------------------------------------------------------------
     sim_seed: int = 42
     sim_step_seconds: int = 0  # 0 = advance by the wall-clock time since the last run

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from btcbot.domain.errors import AuthFailed, BtcbotError, ConfigError, ExchangeError, LockBusy, StateError
+from btcbot.domain.errors import (
+    AuthFailed,
+    BreakerOpen,
+    BtcbotError,
+    ConfigError,
+    ExchangeError,
+    LockBusy,
+    StateError,
+)
 
 __all__ = ["ABORTED", "BUG", "DIFFERENCES", "LOCKED", "OK", "USAGE", "code_for"]
 
@@ -18,6 +26,7 @@ _CODES: tuple[tuple[type[BtcbotError], int], ...] = (
     (StateError, USAGE),
     (LockBusy, LOCKED),
     (AuthFailed, ABORTED),
+    (BreakerOpen, ABORTED),
     (ExchangeError, ABORTED),
 )
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from btcbot.domain.money import dec_str
+from btcbot.services.breaker import breaker_json
 from btcbot.services.cycle import CycleReport
 from btcbot.services.recovery import Difference, RecoveryReport
 
@@ -98,12 +99,22 @@ def render_status(data: dict[str, Any]) -> None:
                   f"{pnl['fees_total']} · equity {pnl['equity']} (peak {pnl['peak_equity']}, drawdown "
                   f"{pnl['drawdown_pct']}%)")
     breaker = data["circuit_breaker"]
-    console.print(f"[bold]breaker[/] {breaker['state']} ({breaker['failures']} failures) · lock "
+    console.print(f"[bold]breaker[/] {_breaker_text(breaker)} · lock "
                   f"{'held' if data['locks']['instance_lock_held'] else 'free'} · counts {data['counts']}")
     for endpoint, until in data["locks"]["rate_limit_blocks"].items():
         console.print(f"[yellow]rate-limited[/] {endpoint} until {until} (after an HTTP 429; not called until then)")
     if "fills" in data:
         _table("fills", data["fills"], ("timestamp", "symbol", "side", "price", "quantity", "fee", "tax"))
+
+
+def _breaker_text(breaker: dict[str, Any]) -> str:
+    text = f"{breaker['state']} ({breaker['failures']} failures in the window)"
+    if breaker["state"] == "open":
+        text = (f"[red]open[/] since {breaker['opened_at']} ({breaker['failures']} failures): runs exit 3 without "
+                f"calling the exchange until the probe at {breaker['next_probe_at']}")
+    elif breaker["state"] == "half_open":
+        text = "[yellow]half-open[/]: the next cycle is the probe"
+    return text
 
 
 def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
@@ -127,10 +138,14 @@ def _diff_json(diff: Difference) -> dict[str, Any]:
 
 def recovery_json(report: RecoveryReport) -> dict[str, Any]:
     return {"differences": [_diff_json(d) for d in report.differences], "applied": report.applied,
-            "remaining": [_diff_json(d) for d in report.remaining], "exit_code": report.exit_code}
+            "remaining": [_diff_json(d) for d in report.remaining], "exit_code": report.exit_code,
+            "circuit_breaker": breaker_json(report.breaker)}
 
 
 def render_recovery(report: RecoveryReport) -> None:
+    if report.breaker.state.value != "closed":
+        console.print(f"[bold]breaker[/] {_breaker_text(breaker_json(report.breaker))} (reconcile only reads "
+                      "the exchange and fixes the journal, so it runs anyway)")
     if not report.differences:
         console.print("[green]reconcile: local state matches the exchange[/]")
         return

@@ -18,7 +18,10 @@ sim_app = typer.Typer(name="sim", help="The simulated exchange.", no_args_is_hel
 
 _FAULTS_HELP = 'Fault SPEC (grammar above); change it at runtime with POST /__sim/faults {"spec": SPEC}.'
 
-HostOpt = Annotated[str, typer.Option("--host", help="Interface to bind (keep 127.0.0.1: control endpoints are open).")]
+HostOpt = Annotated[str, typer.Option(
+    "--host", help="Interface to bind. A non-loopback address needs --allow-remote (control endpoints are open).")]
+RemoteOpt = Annotated[bool, typer.Option(
+    "--allow-remote", help="Allow --host to be a non-loopback address: anyone who can reach it can change faults.")]
 PortOpt = Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port; 0 picks a free one.")]
 FaultsOpt = Annotated[str, typer.Option("--faults", help=_FAULTS_HELP)]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Market seed of a new state (default BTCBOT_SIM_SEED).")]
@@ -44,13 +47,16 @@ def serve(
     api_key: KeyOpt = "sim-key",
     api_secret: SecretOpt = "c2ltLXNlY3JldA==",
     rate_limits: LimitsOpt = True,
+    allow_remote: RemoteOpt = False,
 ) -> None:
     r"""Serve the simulator over HTTP with BTCTurk's paths, shapes, signing, rate limits and injected faults.
 
     State persists in <state-dir>/sim-server.sqlite (a restart keeps orders and balances). Prints
     "btcbot sim serve listening on http://HOST:PORT" once, then serves until SIGTERM/SIGINT.
-    Control (no auth): GET/POST /__sim/faults, POST /__sim/reset-faults, GET /__sim/requests,
-    POST /__sim/reset-requests, POST /__sim/advance {"ticks": N}, POST /__sim/price {"symbol": S, "mid": "M"}.
+    Control (no auth, so a non-loopback --host needs --allow-remote): GET/POST /__sim/faults,
+    POST /__sim/reset-faults, GET /__sim/requests, POST /__sim/reset-requests,
+    POST /__sim/advance {"ticks": N} (0 <= N <= 1440),
+    POST /__sim/price {"symbol": S, "mid": "M"}.
 
     Fault SPEC: comma-separated KIND\[@SCOPE]=VALUE; SCOPE is METHOD, /path-prefix or 'METHOD /path-prefix';
     DUR is 50ms, 2s or seconds; P is a probability 0..1 drawn per matching request (seeded per endpoint).
@@ -62,15 +68,21 @@ def serve(
     without a reply, or close at once (default scope POST /api/v1/order)
     drop_cancel_reply=P - apply the cancel, close without a reply (DELETE /api/v1/order)
     malformed=P - truncated JSON body on a successful reply (default scope GET)
+    nested_json=P - process, then reply 200 with JSON nested 100,000 levels deep (every request)
+    anon_open_orders=P - openOrders rows without orderClientId (GET /api/v1/openOrders)
+    zero_price_book=P - the order book's best bid priced "0" (GET /api/v2/orderbook)
     late_fills=DUR - own trades appear in users/transactions/trade only DUR after the fill
     seed=N - seed of the fault RNG
 
     Example: --faults 'latency=50ms~20ms,429=0.05:3s,5xx@POST /api/v1/order=0.2,late_fills=30s,seed=7'
     """
     from btcbot.adapters.sim.faults import PUBLISHED_LIMITS, FaultPlan
-    from btcbot.adapters.sim.server import SimServer, open_server_sim
+    from btcbot.adapters.sim.server import SimServer, is_loopback, open_server_sim
     from btcbot.domain.errors import ConfigError
 
+    if not is_loopback(host) and not allow_remote:
+        raise ConfigError(f"--host {host}: not a loopback address, and the control endpoints (/__sim/...) are "
+                          "unauthenticated; bind 127.0.0.1, or pass --allow-remote to serve it anyway")
     settings = settings_from(config, state_dir)
     try:
         plan = FaultPlan.parse(faults)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "BreakerOpen",
     "BtcbotError",
     "ConfigError",
     "InvalidTransition",
@@ -32,6 +33,10 @@ class StateError(BtcbotError):
 
 class LockBusy(BtcbotError):
     """Another btcbot process holds the single-instance lock (exit 75)."""
+
+
+class BreakerOpen(BtcbotError):
+    """The circuit breaker is open: the cycle is refused before anything is sent (exit 3)."""
 
 
 class InvalidTransition(BtcbotError):

@@ -101,6 +101,15 @@ class OrderBook:
             return None
         return (self.best_bid + self.best_ask) / 2
 
+    @property
+    def problem(self) -> str | None:
+        """Why this book cannot be traded on (an empty side, a price that is not positive), or None."""
+        if not self.bids or not self.asks:
+            return "order book has an empty side"
+        if any(level.price <= 0 or level.quantity < 0 for level in (*self.bids, *self.asks)):
+            return "order book has a non-positive price or a negative size"
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class OrderReport:

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from btcbot.domain.models import ExchangeOrderStatus, LocalOrder, OrderReport
-from btcbot.domain.order_fsm import TERMINAL, TRANSITIONS, OrderEvent, OrderStatus
+from btcbot.domain.models import ExchangeOrderStatus, LocalOrder, OrderReport, Side
+from btcbot.domain.order_fsm import IN_FLIGHT, TERMINAL, TRANSITIONS, OrderEvent, OrderStatus
 
 __all__ = ["Fix", "FixKind", "SearchBudget", "VenueFacts", "event_for_report", "plan_fixes", "search_exhausted"]
 
@@ -68,6 +68,7 @@ class FixKind:
     PROBE = "PROBE"  # not found yet: count a probe, keep waiting
     VANISHED = "VANISHED"  # a live order the venue no longer knows: count a probe, keep it
     EXTERNAL = "EXTERNAL"  # an open order on the venue that is not ours: record and tag it
+    MAYBE_OURS = "MAYBE_OURS"  # not matched, but an unmatched in-flight order of ours could be it: wait
     MISMATCH = "MISMATCH"  # a terminal order of ours that the venue reports differently: report only
     FILL = "FILL"  # a venue fill we have not recorded
 
@@ -84,7 +85,7 @@ class Fix:
 
     @property
     def applicable(self) -> bool:
-        return self.kind != FixKind.MISMATCH
+        return self.kind not in (FixKind.MISMATCH, FixKind.MAYBE_OURS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +112,21 @@ def _describe_report(report: OrderReport) -> str:
 def plan_fixes(orders: Sequence[LocalOrder], facts: VenueFacts, now: datetime, budget: SearchBudget,
                exhaustive: bool = False) -> list[Fix]:
     """Compare every local order with the venue facts. `exhaustive` (manual reconcile after a full
-    search) lets an in-flight order older than the age budget be declared not placed at once."""
+    search) lets an in-flight order older than the age budget be declared not placed at once.
+
+    An open venue order we cannot match is tagged external only when no in-flight order of ours on its
+    symbol and side is still unmatched: the venue may list our own order without its client id while the
+    search for it failed, and that order must be adopted later, not recorded as someone else's."""
     fixes: list[Fix] = []
     open_by_exid = {r.exchange_order_id: r for r in facts.open_orders}
     open_by_cid = {r.client_order_id: r for r in facts.open_orders if r.client_order_id}
-    known_exids = {o.exchange_order_id for o in orders if o.exchange_order_id is not None}
-    known_cids = {o.client_order_id for o in orders}
+    found_of = {o.client_order_id: _find(o, open_by_exid, open_by_cid, facts) for o in orders}
+    adopted = {f.exchange_order_id for o in orders if not o.external and (f := found_of[o.client_order_id])}
+    unmatched: dict[tuple[str, Side], list[str]] = {}
     for order in orders:
-        found = _find(order, open_by_exid, open_by_cid, facts)
+        found = found_of[order.client_order_id]
+        if order.external and order.exchange_order_id in adopted:
+            continue  # it is ours after all: adopting our order merges this row into it
         if order.status in TERMINAL:
             if found is not None and _BY_STATUS[found.status] is not _TERMINAL_EVENT.get(order.status):
                 fixes.append(Fix(FixKind.MISMATCH, order.symbol, order.client_order_id, None, found,
@@ -130,22 +138,36 @@ def plan_fixes(orders: Sequence[LocalOrder], facts: VenueFacts, now: datetime, b
                 fixes.append(Fix(FixKind.SETTLE, order.symbol, order.client_order_id, event, found,
                                  _describe(order), _describe_report(found)))
             continue
-        if order.status in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
-            old_enough = now - order.created_at >= timedelta(seconds=budget.max_age_seconds)
-            if search_exhausted(order, now, budget) or (exhaustive and old_enough and order.symbol in facts.searched):
-                fixes.append(Fix(FixKind.NOT_PLACED, order.symbol, order.client_order_id, OrderEvent.NOT_FOUND,
-                                 None, _describe(order), "not found by client id"))
-            else:
-                fixes.append(Fix(FixKind.PROBE, order.symbol, order.client_order_id, None, None, _describe(order),
-                                 "not found yet"))
+        if order.status in IN_FLIGHT:
+            fix = _in_flight_not_found(order, facts, now, budget, exhaustive)
+            fixes.append(fix)
+            if fix.kind == FixKind.PROBE:
+                unmatched.setdefault((order.symbol, order.side), []).append(order.client_order_id)
         elif order.exchange_order_id is not None and order.exchange_order_id in facts.not_found:
             fixes.append(Fix(FixKind.VANISHED, order.symbol, order.client_order_id, None, None, _describe(order),
                              "unknown to the venue"))
-    for report in facts.open_orders:
-        if report.exchange_order_id in known_exids or (report.client_order_id or "") in known_cids:
-            continue
-        fixes.append(Fix(FixKind.EXTERNAL, report.symbol, None, None, report, "not ours", _describe_report(report)))
-    return fixes
+    known_exids = {o.exchange_order_id for o in orders if o.exchange_order_id is not None} | adopted
+    known_cids = {o.client_order_id for o in orders}
+    unknown = [r for r in facts.open_orders
+               if r.exchange_order_id not in known_exids and (r.client_order_id or "") not in known_cids]
+    return fixes + [_unknown_open_order(report, unmatched) for report in unknown]
+
+
+def _unknown_open_order(report: OrderReport, unmatched: dict[tuple[str, Side], list[str]]) -> Fix:
+    candidates = unmatched.get((report.symbol, report.side))
+    if candidates:
+        return Fix(FixKind.MAYBE_OURS, report.symbol, None, None, report, "in flight: " + ", ".join(candidates),
+                   _describe_report(report))
+    return Fix(FixKind.EXTERNAL, report.symbol, None, None, report, "not ours", _describe_report(report))
+
+
+def _in_flight_not_found(order: LocalOrder, facts: VenueFacts, now: datetime, budget: SearchBudget,
+                         exhaustive: bool) -> Fix:
+    old_enough = now - order.created_at >= timedelta(seconds=budget.max_age_seconds)
+    if search_exhausted(order, now, budget) or (exhaustive and old_enough and order.symbol in facts.searched):
+        return Fix(FixKind.NOT_PLACED, order.symbol, order.client_order_id, OrderEvent.NOT_FOUND, None,
+                   _describe(order), "not found by client id")
+    return Fix(FixKind.PROBE, order.symbol, order.client_order_id, None, None, _describe(order), "not found yet")
 
 
 _TERMINAL_EVENT = {OrderStatus.FILLED: OrderEvent.FILLED, OrderStatus.CANCELED: OrderEvent.CANCELED}

@@ -13,7 +13,8 @@ from btcbot.adapters.sqlite.store import Store
 from btcbot.config import Settings
 from btcbot.domain.accounting import Position
 from btcbot.domain.balances import Mismatch
-from btcbot.domain.errors import AuthFailed, ConfigError, ExchangeError, describe
+from btcbot.domain.breaker import Outcome
+from btcbot.domain.errors import AuthFailed, BreakerOpen, ConfigError, ExchangeError, describe
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.market import MarketSnapshot
 from btcbot.domain.models import Denial, Intent, LocalOrder, Side, TradingState
@@ -27,6 +28,7 @@ from btcbot.domain.strategies.exits import LADDER_KINDS
 from btcbot.domain.symbols import SymbolRules
 from btcbot.ports import Clock, Exchange
 from btcbot.services.balance_check import check_balances
+from btcbot.services.breaker import admit_cycle, breaker_params, note_cycle
 from btcbot.services.execution import ExecutionContext, ExecutionReport, execute
 from btcbot.services.ledger import FillsReport, check_fill_totals, fills_since
 from btcbot.services.market import load_rules, refresh
@@ -99,6 +101,7 @@ class CycleReport:
     valuation: Valuation | None = None
     balance_mismatches: list[Mismatch] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    breaker_outcome: Outcome | None = None  # what this cycle tells the circuit breaker (None: nothing)
 
     def summary(self) -> dict[str, object]:
         ex = self.execution
@@ -126,7 +129,8 @@ class _Stopwatch:
 
 def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
     """refresh → reconcile → accounting → strategy → risk → plan → execute → record. Never raises for
-    exchange trouble: the report carries outcome and exit code (3 = aborted safely)."""
+    exchange trouble: the report carries outcome and exit code (3 = aborted safely; also while the circuit
+    breaker is open, when nothing is sent). Its outcome is counted by the circuit breaker."""
     store, exchange, now = deps.store, deps.exchange, deps.clock.now()
     report = CycleReport(store.start_cycle(stage.name, deps.mode.label, now), stage.name, deps.mode,
                          stage.symbols, now)
@@ -134,7 +138,9 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
     store.record([Event(EventKind.MODE_SELECTED, deps.mode.label.upper().replace(" ", "_"),
                         detail={"venue": deps.mode.venue, "missing_gates": "; ".join(deps.mode.missing_gates)})],
                  cid, now)
+    breaker = breaker_params(deps.settings)
     try:
+        admit_cycle(store, breaker, now, cid)  # an open breaker raises BreakerOpen: nothing is sent
         rules = load_rules(exchange, store, stage.symbols, now)
         fresh = refresh(exchange, stage.symbols, rules, now, stage.max_data_age, fills_since(store, now))
         store.record(fresh.events, cid, now)
@@ -184,11 +190,18 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
                              f"unknown={len(report.execution.unknown)}")
         if report.execution.auth_failed:
             report.outcome, report.exit_code, report.error = "aborted", 3, "authentication failed on submit"
+            report.breaker_outcome = Outcome.AUTH_FAILURE
+        else:
+            report.breaker_outcome = Outcome.SUCCESS
+    except BreakerOpen as exc:
+        report.outcome, report.exit_code, report.error = "breaker_open", 3, str(exc)
     except AuthFailed as exc:
         report.outcome, report.exit_code, report.error = "aborted", 3, f"authentication failed: {exc}"
+        report.breaker_outcome = Outcome.AUTH_FAILURE
     except ExchangeError as exc:
         report.outcome, report.exit_code = "aborted", 3
         report.error = f"exchange unavailable: {describe(exc)}"
+        report.breaker_outcome = Outcome.FAILURE
     except ConfigError as exc:  # e.g. a configured pair the exchange does not list: recorded, then exit 2
         report.outcome, report.exit_code, report.error = "config_error", 2, str(exc)
         raise
@@ -196,6 +209,7 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
         report.outcome, report.exit_code, report.error = "failed", 1, describe(exc)
         raise
     finally:
+        note_cycle(store, breaker, report.breaker_outcome, deps.clock.now(), cid)
         store.finish_cycle(cid, report.outcome, report.exit_code, report.summary(), deps.clock.now())
     return report
 

@@ -14,9 +14,10 @@ from btcbot.adapters.lock import LOCK_FILENAME
 from btcbot.adapters.sqlite.db import Database
 from btcbot.adapters.sqlite.migrations import SCHEMA_VERSION
 from btcbot.adapters.sqlite.store import DB_FILENAME, Store
-from btcbot.bootstrap import btcturk_exchange
+from btcbot.bootstrap import btcturk_exchange, select_mode
 from btcbot.config import Settings
-from btcbot.domain.errors import AuthFailed, ExchangeError, describe
+from btcbot.domain.errors import AuthFailed, ExchangeError, StateError, describe
+from btcbot.services.breaker import breaker_json
 
 __all__ = ["MAX_SKEW", "Check", "run_doctor"]
 
@@ -31,7 +32,7 @@ class Check:
 
 
 def run_doctor(settings: Settings, now: datetime) -> list[Check]:
-    checks = [_config(settings), _database(settings), _lock(settings)]
+    checks = [_config(settings), _database(settings), _lock(settings), _breaker(settings)]
     if settings.exchange == "btcturk":
         store = _journal(settings)  # its 429 blocks and rate windows apply to doctor's requests too (R-EX-4)
         try:
@@ -85,6 +86,25 @@ def _database(settings: Settings) -> Check:
                                      f"schema {v} (code knows {SCHEMA_VERSION})")
     finally:
         db.close()
+
+
+def _breaker(settings: Settings) -> Check:
+    """The persisted circuit breaker (read only): open is a problem to look at, with when it probes again."""
+    path = settings.state_dir / DB_FILENAME
+    if not path.exists():
+        return Check("breaker", True, "closed (no journal yet)")
+    try:
+        store = Store(Database(path), select_mode(settings).venue)
+        try:
+            info = breaker_json(store.breaker())
+        finally:
+            store.close()
+    except (sqlite3.Error, StateError, ValueError) as exc:  # the database check says what is wrong
+        return Check("breaker", False, f"unreadable: {describe(exc)}")
+    if info["state"] == "open":
+        return Check("breaker", False, f"open since {info['opened_at']} after {info['failures']} failed cycles; "
+                                       f"runs exit 3 without calling the exchange until {info['next_probe_at']}")
+    return Check("breaker", True, f"{info['state']} ({info['failures']} failed cycles in the window)")
 
 
 def _lock(settings: Settings) -> Check:

@@ -71,8 +71,8 @@ def refresh(exchange: Exchange, symbols: Sequence[str], rules: dict[str, SymbolR
             book, error = _outcome(fut)
             if book is None:
                 stale[symbol] = f"order book unavailable: {error}"
-            elif not book.bids or not book.asks:
-                stale[symbol] = "order book has an empty side"
+            elif book.problem is not None:
+                stale[symbol] = book.problem
             elif now - book.timestamp > max_age:
                 stale[symbol] = f"order book is {int((now - book.timestamp).total_seconds())} s old"
             else:

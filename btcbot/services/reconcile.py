@@ -7,7 +7,10 @@ thorough search and shows the fixes before applying them. Either way:
    and age budget is spent;
 2. live orders are refreshed from open orders; one that vanished is probed with the single-order endpoint
    before any conclusion (Closed → FILLED, Canceled → CANCELED);
-3. open orders on the venue that are not ours are recorded once as external and never cancelled.
+3. open orders on the venue that are not ours are recorded once as external and never cancelled; not while
+   an unmatched in-flight order of ours on that symbol and side could be it (the venue may list our order
+   without its client id while the search failed). Adopting an order merges an external row of the same
+   venue order into ours (its fills with it).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from btcbot.domain.order_fsm import IN_FLIGHT, LIVE, OrderStatus
 from btcbot.domain.reconcile import Fix, FixKind, SearchBudget, VenueFacts, plan_fixes
 from btcbot.ports import Exchange
 
-__all__ = ["ReconcileReport", "apply_fixes", "collect_facts", "reconcile_orders"]
+__all__ = ["ReconcileReport", "apply_fixes", "collect_facts", "reconcile_orders", "tag_external"]
 
 log = logging.getLogger("btcbot.reconcile")
 SEARCH_MARGIN = timedelta(minutes=5)
@@ -138,14 +141,18 @@ def apply_fixes(store: Store, fixes: Sequence[Fix], facts: VenueFacts, now: date
             report.vanished.append(store.note_probe(fix.client_order_id, now=now, cycle_id=cycle_id,
                                                     code="ORDER_VANISHED", detail={"symbol": fix.symbol}))
         elif fix.kind == FixKind.EXTERNAL and fix.report is not None:
-            _tag_external(store, fix.report, now, cycle_id)
+            tag_external(store, fix.report, now, cycle_id)
             report.external.append(fix.report)
+        elif fix.kind == FixKind.MAYBE_OURS and fix.report is not None:
+            store.record([Event(EventKind.EXTERNAL_ORDER_DETECTED, "EXTERNAL_HELD_MAYBE_OURS", fix.symbol, None,
+                                {"exchange_order_id": str(fix.report.exchange_order_id), "side": fix.report.side.value,
+                                 "in_flight": fix.local})], cycle_id, now)
     return report
 
 
-def _tag_external(store: Store, found: OrderReport, now: datetime, cycle_id: int | None) -> None:
+def tag_external(store: Store, found: OrderReport, now: datetime, cycle_id: int | None) -> None:
     local_cid = f"ext-{found.exchange_order_id}"
-    if store.order(local_cid) is not None:
+    if store.order(local_cid) is not None or store.order_by_exchange_id(found.exchange_order_id) is not None:
         return
     venue_cid = found.client_order_id or ""
     order = LocalOrder(

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from btcbot.adapters.sqlite.store import Store
 from btcbot.domain.balances import compare_balances, implied_totals
+from btcbot.domain.breaker import Breaker
 from btcbot.domain.models import Balance, FillReport
 from btcbot.domain.money import dec_str
 from btcbot.domain.order_fsm import TERMINAL
@@ -24,9 +25,10 @@ ACTIONS = {
     FixKind.SETTLE: "apply venue status", FixKind.NOT_PLACED: "mark NOT_PLACED", FixKind.PROBE: "keep searching",
     FixKind.VANISHED: "keep, probe again", FixKind.EXTERNAL: "record as external (never cancelled)",
     FixKind.MISMATCH: "none (terminal order; investigate)", "FILL": "record fill",
+    FixKind.MAYBE_OURS: "wait: may be our in-flight order (not tagged external)",
     "BALANCE": "accept venue totals as new baseline",
 }
-_UNAPPLIABLE = {FixKind.PROBE, FixKind.VANISHED, FixKind.MISMATCH}
+_UNAPPLIABLE = {FixKind.PROBE, FixKind.VANISHED, FixKind.MISMATCH, FixKind.MAYBE_OURS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,7 @@ class RecoveryReport:
     differences: list[Difference] = field(default_factory=list)
     applied: bool = False
     remaining: list[Difference] = field(default_factory=list)
+    breaker: Breaker = field(default_factory=Breaker)  # reported; reconcile never writes to the exchange
 
     @property
     def exit_code(self) -> int:
@@ -59,7 +62,7 @@ class RecoveryReport:
 
 
 def run_reconcile(deps: Deps, apply: bool, budget: SearchBudget) -> RecoveryReport:
-    report = RecoveryReport(applied=apply)
+    report = RecoveryReport(applied=apply, breaker=deps.store.breaker())
     report.differences, state = _differences(deps, budget)
     if not apply or not report.differences:
         return report

@@ -17,6 +17,7 @@ from btcbot.domain.models import LocalOrder
 from btcbot.domain.money import ZERO, dec_str, to_decimal
 from btcbot.domain.order_fsm import IN_FLIGHT, LIVE
 from btcbot.domain.symbols import split_symbol
+from btcbot.services.breaker import breaker_json
 from btcbot.services.trailing import trail_params, trail_view
 from btcbot.services.valuation import load_marks
 
@@ -60,7 +61,6 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
     equity = to_decimal(equity_text) if equity_text else None
     peak = to_decimal(peak_text) if peak_text else None
     row = store.db.query_one("SELECT * FROM cycles ORDER BY id DESC LIMIT 1")
-    breaker = store.db.query_one("SELECT * FROM breaker WHERE name = 'exchange'")
     counts = {t: int(store.db.query_one(f"SELECT COUNT(*) AS n FROM {t}")["n"])  # type: ignore[index]
               for t in ("orders", "fills", "events", "cycles")}
     data: dict[str, Any] = {
@@ -83,10 +83,7 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
                 "equity": dec_str(equity) if equity is not None else None,
                 "peak_equity": dec_str(peak) if peak is not None else None,
                 "drawdown_pct": dec_str(drawdown_pct(equity, peak)) if equity is not None and peak else "0"},
-        "circuit_breaker": {"state": breaker["state"] if breaker else "closed",
-                            "failures": breaker["failures"] if breaker else 0,
-                            "opened_at": breaker["opened_at"] if breaker else None,
-                            "next_probe_at": breaker["next_probe_at"] if breaker else None},
+        "circuit_breaker": breaker_json(store.breaker()),
         "locks": {"instance_lock_held": _lock_held(settings), "rate_limit_blocks": {
             k: iso(v) for k, v in store.load_blocks().items() if v > now}},
         "counts": counts,

@@ -186,6 +186,29 @@ def test_read_parse_failure_raises_bad_response(router: respx.MockRouter, clock:
         make_client(router, clock).request("GET", "/api/v1/users/balances", parse=parse, signed=True)
 
 
+def _nested(depth: int) -> str:
+    return '{"success": true, "data": ' + "[" * depth + "]" * depth + "}"
+
+
+def test_read_deeply_nested_json_raises_bad_response(router: respx.MockRouter, clock: FakeClock) -> None:
+    router.get(BALANCES).mock(return_value=httpx.Response(200, text=_nested(100_000)))
+    with pytest.raises(BadResponse):
+        get_balances(make_client(router, clock))
+
+
+def test_write_deeply_nested_json_reply_raises_outcome_unknown(router: respx.MockRouter, clock: FakeClock) -> None:
+    route = router.post(ORDER).mock(return_value=httpx.Response(200, text=_nested(100_000)))
+    with pytest.raises(OutcomeUnknown):
+        post_order(make_client(router, clock))
+    assert route.call_count == 1
+
+
+def test_write_deeply_nested_json_error_body_raises_rejected(router: respx.MockRouter, clock: FakeClock) -> None:
+    router.post(ORDER).mock(return_value=httpx.Response(400, text=_nested(100_000)))
+    with pytest.raises(Rejected):
+        post_order(make_client(router, clock))
+
+
 def test_read_400_business_error_raises_rejected_with_symbolic_code(router: respx.MockRouter, clock: FakeClock) -> None:
     body = {"success": False, "message": "INVALID_REQUEST_ERROR", "code": 1037}
     route = router.get(BOOK).mock(return_value=httpx.Response(400, json=body))
@@ -511,6 +534,36 @@ def test_limiter_windows_carry_over_to_the_next_process(clock: FakeClock) -> Non
     assert info.value.retry_after == pytest.approx(30.0)
     clock.now += timedelta(seconds=30)
     second.acquire("GET /api/v2/orderbook")  # the first process's window has passed
+
+
+def test_limiter_admission_persists_its_stamps_before_returning(clock: FakeClock) -> None:
+    # issue 8 finding 10: a run killed before the client closes must still hand on every admission
+    store = InMemoryBlockStore()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, store=store)
+    limiter.acquire("POST /api/v1/order")
+    assert store.windows == {"POST /api/v1/order#0": [T0], "POST /api/v1/order#1": [T0]}
+    clock.now += timedelta(seconds=2)
+    limiter.acquire("POST /api/v1/order")
+    later = T0 + timedelta(seconds=2)
+    assert store.windows == {"POST /api/v1/order#0": [T0, later], "POST /api/v1/order#1": [later]}
+
+
+def test_limiter_killed_process_stamps_still_limit_the_next(clock: FakeClock) -> None:
+    store = InMemoryBlockStore()
+    first = RateLimiter(clock=clock, sleep=clock.sleep, store=store)
+    for _ in range(180):
+        first.acquire("GET /api/v2/orderbook")  # never flushed: the process was killed
+    second = RateLimiter(clock=clock, sleep=clock.sleep, store=store)
+    with pytest.raises(RateLimited):
+        second.acquire("GET /api/v2/orderbook")
+
+
+def test_limiter_concurrent_admissions_all_persisted(clock: FakeClock) -> None:
+    store = InMemoryBlockStore()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, store=store)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: limiter.acquire("GET /api/v2/orderbook"), range(64)))
+    assert len(store.windows["GET /api/v2/orderbook#0"]) == 64
 
 
 def test_limiter_run_that_sends_nothing_hands_on_the_stamps(clock: FakeClock) -> None:

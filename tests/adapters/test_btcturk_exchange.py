@@ -210,6 +210,25 @@ def test_order_book_float_timestamp_and_string_levels_parsed(
     assert "X-PCK" not in route.calls.last.request.headers  # public endpoint is not signed
 
 
+@pytest.mark.parametrize(("bids", "asks"), [
+    ([["0", "1"]], [["460300", "0.1"]]),  # zero price (issue 8: DivisionByZero in the strategy)
+    ([["460263", "1"]], [["-460300", "0.1"]]),  # negative price
+    ([["460263", "-1"]], [["460300", "0.1"]]),  # negative size
+    ([["1e20", "1"]], [["460300", "0.1"]]),  # absurd price
+    ([["460263", "1e30"]], [["460300", "0.1"]]),  # absurd size
+    ([["NaN", "1"]], [["460300", "0.1"]]),  # not finite
+    ([["460263"]], [["460300", "0.1"]]),  # a level without a size
+    ([[True, "1"]], [["460300", "0.1"]]),  # wrong type
+])
+def test_order_book_invalid_level_raises_bad_response(
+    router: respx.MockRouter, exchange: BtcTurkExchange, bids: list[list[Any]], asks: list[list[Any]]
+) -> None:
+    router.get(f"{BASE}/api/v2/orderbook").mock(return_value=ok({"timestamp": 1647501159759, "bids": bids,
+                                                                  "asks": asks}))
+    with pytest.raises(BadResponse):
+        exchange.order_book("BTCTRY")
+
+
 # -- orders --------------------------------------------------------------------------------------
 
 

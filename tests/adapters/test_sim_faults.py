@@ -212,16 +212,17 @@ def test_html_502_and_server_errors_map_to_the_clients_errors(server: SimServer,
         ex.order_book("BTCTRY")
 
 
-def test_malformed_json_is_bad_response_on_reads_and_outcome_unknown_on_writes(
-    server: SimServer, ex: BtcTurkExchange
+@pytest.mark.parametrize("kind", ["malformed", "nested_json"])
+def test_unusable_json_is_bad_response_on_reads_and_outcome_unknown_on_writes(
+    server: SimServer, ex: BtcTurkExchange, kind: str
 ) -> None:
-    inject(server, "malformed=1")
+    inject(server, f"{kind}@GET=1")  # truncated, or nested 100,000 levels deep (issue 8)
     with pytest.raises(BadResponse):
         ex.open_orders(["BTCTRY"])
     assert raw(server, "GET", "/api/v2/server/time").status_code == 200
     inject(server, "")
     request = buy(ex, "garbled-1")
-    inject(server, "malformed@POST /api/v1/order=1")
+    inject(server, f"{kind}@POST /api/v1/order=1")
     with pytest.raises(OutcomeUnknown):
         ex.submit_order(request)
     inject(server, "")
@@ -290,3 +291,41 @@ def test_server_limiter_counts_only_requests_after_the_block_was_announced() -> 
     now[0] += 31
     limiter.announce("GET /x")  # announcing an expired block changes nothing
     assert limiter.blocks() == {}
+
+
+# ------------------------------------------------------------------------------ hostile replies (issue 8)
+
+
+def test_hostile_kinds_parse_with_default_scopes_and_round_trip() -> None:
+    plan = FaultPlan.parse("anon_open_orders=1,zero_price_book=0.5,nested_json@POST /api/v1/order=0.2,seed=3")
+    anon, zero, nested = plan.rules
+    assert anon.scope == Scope("GET", "/api/v1/openorders") and zero.scope == Scope("GET", "/api/v2/orderbook")
+    assert nested.scope == Scope("POST", "/api/v1/order") and nested.probability == 0.2
+    assert FaultPlan.parse(plan.spec) == plan
+    assert FaultPlan.parse("nested_json=1").rules[0].scope == Scope()
+    with pytest.raises(ValueError, match="takes only a probability"):
+        FaultPlan.parse("zero_price_book=1:2s")
+
+
+def test_anon_open_orders_lists_our_orders_without_client_ids(server: SimServer, ex: BtcTurkExchange) -> None:
+    ex.submit_order(buy(ex, "anon-1"))
+    inject(server, "anon_open_orders=1")
+    [report] = ex.open_orders(["BTCTRY"])
+    assert report.client_order_id is None
+    assert [o.client_order_id for o in ex.all_orders("BTCTRY")] == ["anon-1"]  # only openOrders hides it
+    assert [e["fault"] for e in server.requests() if e["path"].lower().startswith("/api/v1/openorders")] == [
+        "anon_open_orders"]
+
+
+def test_zero_price_book_has_a_zero_bid_and_the_client_refuses_it(server: SimServer, ex: BtcTurkExchange) -> None:
+    inject(server, "zero_price_book=1")
+    data = raw(server, "GET", "/api/v2/orderbook?pairSymbol=BTCTRY").json()["data"]
+    assert data["bids"][0][0] == "0"
+    with pytest.raises(BadResponse):
+        ex.order_book("BTCTRY")
+
+
+def test_nested_json_body_is_deeper_than_a_decoder_allows(server: SimServer) -> None:
+    inject(server, "nested_json=1")
+    body = raw(server, "GET", "/api/v1/users/balances").content
+    assert body.count(b"[") == 100_000 and body.endswith(b"]}")

@@ -23,7 +23,7 @@ from btcbot.adapters.btcturk import BtcTurkClient, BtcTurkExchange
 from btcbot.adapters.btcturk.auth import Signer
 from btcbot.adapters.sim import SimConfig, SimExchange
 from btcbot.adapters.sim.faults import Limit
-from btcbot.adapters.sim.server import SimServer, WallClock, open_server_sim
+from btcbot.adapters.sim.server import SimServer, WallClock, is_loopback, open_server_sim
 from btcbot.cli import app
 from btcbot.domain.errors import AuthFailed, OrderNotFound, Rejected
 from btcbot.domain.models import ExchangeOrderStatus, OrderMethod, OrderRequest, Side
@@ -378,3 +378,34 @@ def test_cli_help_documents_the_fault_grammar_and_rejects_bad_specs(tmp_path: Pa
         assert word in result.output
     bad = runner.invoke(app, ["sim", "serve", "--port", "0", "--state-dir", str(tmp_path), "--faults", "boom=1"])
     assert bad.exit_code == 2 and "--faults" in bad.output
+
+
+@pytest.mark.parametrize("ticks", [10**12, 1441, -1, "5", 2.5, None])
+def test_control_advance_absurd_ticks_refused_with_400(server: SimServer, ticks: object) -> None:
+    started = time.monotonic()
+    reply = httpx.post(server.url + "/__sim/advance", json={"ticks": ticks}, timeout=10)
+    assert reply.status_code == 400
+    assert "ticks" in reply.json()["error"] and "1440" in reply.json()["error"]
+    assert time.monotonic() - started < 5  # refused, not run
+
+
+def test_control_advance_at_the_bound_runs(server: SimServer) -> None:
+    before = server.sim.tick
+    assert httpx.post(server.url + "/__sim/advance", json={"ticks": 3}, timeout=10).json()["tick"] == before + 3
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1", "::", "example.org"])
+def test_cli_serve_non_loopback_host_without_allow_remote_exits_2(tmp_path: Path, host: str) -> None:
+    result = CliRunner().invoke(app, ["sim", "serve", "--host", host, "--port", "0", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "--allow-remote" in result.output and host in result.output
+    assert not (tmp_path / "sim-server.sqlite").exists()  # refused before anything was created
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.5"])
+def test_sim_serve_loopback_host_is_local(host: str) -> None:
+    assert is_loopback(host)
+
+
+def test_sim_serve_other_hosts_are_not_local() -> None:
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.1", "example.org", ""))

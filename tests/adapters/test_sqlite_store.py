@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -78,12 +79,12 @@ def test_migration_from_version_1_keeps_data_and_adds_rate_limit_windows(tmp_pat
     assert db.query("SELECT * FROM rate_limit_windows") == []
 
 
-def test_rate_limit_windows_round_trip_and_replace(store: Store) -> None:
+def test_rate_limit_windows_round_trip_upsert_and_remove(store: Store) -> None:
     stamps = [NOW, NOW + timedelta(microseconds=1)]
     store.save_windows({"GET /x#0": stamps, "graph-api": [NOW]})
     assert store.load_windows() == {"GET /x#0": stamps, "graph-api": [NOW]}
-    store.save_windows({"GET /y#0": [NOW]})
-    assert store.load_windows() == {"GET /y#0": [NOW]}
+    store.save_windows({"GET /y#0": [NOW], "graph-api": []})  # given keys replaced, an empty list removes
+    assert store.load_windows() == {"GET /x#0": stamps, "GET /y#0": [NOW]}
 
 
 def test_money_columns_are_text(store: Store) -> None:
@@ -234,3 +235,26 @@ def test_fill_gap_keeps_fills_window_open_and_reports_discrepancy_once(store: St
     store.record_fills([_fill("2", 5, Side.BUY, "0.0006", minute=2)], later, None)
     assert check_fill_totals(store, later, None) == []
     assert fills_since(store, later) is None
+
+
+def test_apply_order_event_adopting_id_of_external_row_merges_it_with_its_fills(store: Store) -> None:
+    store.insert_order(_order("bb-ours"), None, Event(EventKind.ORDER_SUBMITTING), NOW)
+    external = replace(_order("ext-77"), exchange_order_id=77, external=True, status=OrderStatus.OPEN)
+    store.insert_order(external, None, Event(EventKind.EXTERNAL_ORDER_DETECTED), NOW)
+    store.record_fills([_fill("t1", 77, Side.BUY, "0.0004")], NOW, None)
+    assert store.positions()["BTCTRY"].quantity == 0  # a fill of an external order is not ours
+    adopted = store.apply_order_event("bb-ours", OrderEvent.PARTIALLY_FILLED, now=NOW, cycle_id=None,
+                                      exchange_order_id=77, exchange_filled=Decimal("0.0004"))
+    assert (adopted.exchange_order_id, adopted.filled_quantity) == (77, Decimal("0.0004"))
+    assert store.order("ext-77") is None
+    assert store.positions()["BTCTRY"].quantity == Decimal("0.0004")
+    assert [e["code"] for e in store.events(kind=EventKind.RECONCILE_APPLIED)] == ["EXTERNAL_ROW_MERGED"]
+
+
+def test_apply_order_event_id_held_by_another_of_our_orders_refused_unchanged(store: Store) -> None:
+    store.insert_order(_order("bb-a"), None, Event(EventKind.ORDER_SUBMITTING), NOW)
+    store.insert_order(replace(_order("bb-b"), exchange_order_id=77, status=OrderStatus.OPEN), None,
+                       Event(EventKind.ORDER_SUBMITTING), NOW)
+    with pytest.raises(StateError, match="journalled as both"):
+        store.apply_order_event("bb-a", OrderEvent.SEEN_OPEN, now=NOW, cycle_id=None, exchange_order_id=77)
+    assert store.order("bb-a").status is OrderStatus.SUBMITTING  # type: ignore[union-attr]

@@ -11,6 +11,8 @@ from collections import Counter
 
 from rig import SYMBOLS, Rig
 
+from btcbot.domain.order_fsm import OrderStatus
+
 CHAOS = ("latency=5ms~10ms,429=0.03:2s,5xx=0.03,html502=0.02,malformed@GET=0.03,"
          "timeout_after_accept=0.15:3s,drop_cancel_reply=0.5,late_fills=2s,seed=4")
 
@@ -57,19 +59,28 @@ def test_sigkill_during_post_then_more_cycles_no_duplicate(rig: Rig) -> None:
     rig.wind_down()
     assert rig.run("resume").exit_code == 0
     rig.set_faults("latency@POST /api/v1/order=3s")
+    before = set(rig.posted_client_ids())  # the first cycle's POSTs: the kill must wait for a new one
     env = {**os.environ, **rig.env, "BTCBOT_UNKNOWN_ORDER_MAX_AGE_SECONDS": "30"}
     proc = subprocess.Popen([sys.executable, "-m", "btcbot", "run"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+
+    def new_posts() -> list[str]:
+        return [cid for cid in rig.posted_client_ids() if cid not in before]
+
     try:
         deadline = time.monotonic() + 30
-        while not rig.posted_client_ids() and time.monotonic() < deadline:
+        while not new_posts() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert rig.posted_client_ids(), "the run never reached its POST"
-        proc.send_signal(signal.SIGKILL)
+        assert new_posts(), "the run never reached its POST"
+        proc.send_signal(signal.SIGKILL)  # the POST is held 3 s by the server: killed while it is in flight
         proc.wait(timeout=10)
     finally:
         proc.kill()
-    killed_cid = rig.posted_client_ids()[0]
+    killed_cid = new_posts()[0]
+    store = rig.store()
+    in_flight = store.order(killed_cid)
+    store.close()
+    assert in_flight is not None and in_flight.status is OrderStatus.SUBMITTING  # killed between journal and reply
     rig.set_faults("")
     for _ in range(8):
         rig.cycle(BTCBOT_UNKNOWN_ORDER_MAX_AGE_SECONDS="30")

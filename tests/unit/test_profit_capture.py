@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from factories import D, make_book, make_position, make_rules, make_snapshot, make_trail
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -176,3 +177,16 @@ def test_profit_capture_trail_gap_beyond_floor_is_refused_intent() -> None:
     trails = {"BTCTRY": make_trail(mark="2200000")}  # trigger 2,167,000, floor 2,101,990 > bid
     [intent] = _trailing_strategy().decide(make_snapshot(), positions, {}, trails)
     assert intent.reason == "trailing_stop_exit_refused" and intent.meta["refused"] == "gap"
+
+
+@pytest.mark.parametrize(("bid", "ask"), [("0", "2001000"), ("2000000", "0"), ("-1", "2001000")])
+def test_profit_capture_non_positive_book_price_no_intent(bid: str, ask: str) -> None:
+    # issue 8: a zero bid once reached the strategy and raised DivisionByZero
+    snapshot = make_snapshot([make_book(bid=bid, ask=ask)])
+    assert STRATEGY.decide(snapshot, {}) == []
+    assert STRATEGY.decide(snapshot, {"BTCTRY": make_position(quantity="0.01")}) == []
+
+
+def test_profit_capture_usdt_pair_zero_usdttry_mid_skipped() -> None:
+    books = [make_book("USDTTRY", bid="0", ask="0"), make_book("BTCUSDT", bid="60000", ask="60010")]
+    assert [i.symbol for i in STRATEGY.decide(make_snapshot(books), {})] == []

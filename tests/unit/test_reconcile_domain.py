@@ -9,9 +9,17 @@ from factories import T0, make_order, make_report
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from btcbot.domain.models import ExchangeOrderStatus
+from btcbot.domain.models import ExchangeOrderStatus, OrderReport, Side
 from btcbot.domain.order_fsm import IN_FLIGHT, LIVE, TERMINAL, TRANSITIONS, OrderEvent, OrderStatus, transition
-from btcbot.domain.reconcile import SearchBudget, event_for_report, search_exhausted
+from btcbot.domain.reconcile import (
+    Fix,
+    FixKind,
+    SearchBudget,
+    VenueFacts,
+    event_for_report,
+    plan_fixes,
+    search_exhausted,
+)
 
 S, E, X = OrderStatus, OrderEvent, ExchangeOrderStatus
 NON_TERMINAL = sorted(IN_FLIGHT | LIVE)
@@ -154,3 +162,53 @@ def test_search_exhausted_not_in_flight_false(status: OrderStatus) -> None:
 def test_search_exhausted_any_order_iff_both_budgets(probes: int, age: int) -> None:
     order = make_order(status=S.UNKNOWN, probe_count=probes, age_seconds=age)
     assert search_exhausted(order, T0, BUDGET) is (probes >= 3 and age >= 300)
+
+
+# -- plan_fixes: external orders vs our unmatched in-flight orders (issue 8, finding 1) ---------------------------
+
+
+def _facts(*open_orders: OrderReport, searched: bool = False) -> VenueFacts:
+    return VenueFacts(tuple(open_orders), {}, {}, frozenset(), frozenset({"BTCTRY"} if searched else ()))
+
+
+def _kinds(fixes: list[Fix]) -> list[tuple[str, str | None]]:
+    return [(f.kind, f.client_order_id) for f in fixes]
+
+
+def test_plan_fixes_unnamed_open_order_same_side_as_unmatched_in_flight_is_not_external() -> None:
+    ours = make_order("bb-ours", status=S.UNKNOWN, exchange_order_id=None)
+    venue = make_report(exchange_order_id=555, client_order_id=None)  # our order, listed without its client id
+    fixes = plan_fixes([ours], _facts(venue), T0, BUDGET)
+    assert _kinds(fixes) == [(FixKind.PROBE, "bb-ours"), (FixKind.MAYBE_OURS, None)]
+    assert fixes[1].report == venue
+
+
+def test_plan_fixes_unnamed_open_order_other_side_is_external() -> None:
+    ours = make_order("bb-ours", status=S.SUBMITTING, exchange_order_id=None, side=Side.BUY)
+    venue = make_report(exchange_order_id=555, client_order_id=None, side=Side.SELL)
+    assert _kinds(plan_fixes([ours], _facts(venue), T0, BUDGET)) == [(FixKind.PROBE, "bb-ours"),
+                                                                    (FixKind.EXTERNAL, None)]
+
+
+def test_plan_fixes_in_flight_found_by_client_id_leaves_other_unnamed_order_external() -> None:
+    ours = make_order("bb-ours", status=S.UNKNOWN, exchange_order_id=None)
+    mine = make_report(exchange_order_id=1, client_order_id="bb-ours")
+    other = make_report(exchange_order_id=2, client_order_id=None)
+    assert _kinds(plan_fixes([ours], _facts(mine, other), T0, BUDGET)) == [(FixKind.SETTLE, "bb-ours"),
+                                                                          (FixKind.EXTERNAL, None)]
+
+
+def test_plan_fixes_in_flight_declared_not_placed_no_longer_holds_back_external() -> None:
+    ours = make_order("bb-ours", status=S.UNKNOWN, exchange_order_id=None, probe_count=3, age_seconds=600)
+    venue = make_report(exchange_order_id=555, client_order_id=None)
+    assert _kinds(plan_fixes([ours], _facts(venue, searched=True), T0, BUDGET)) == [
+        (FixKind.NOT_PLACED, "bb-ours"), (FixKind.EXTERNAL, None)]
+
+
+def test_plan_fixes_our_order_found_skips_external_row_of_same_venue_order() -> None:
+    ours = make_order("bb-ours", status=S.UNKNOWN, exchange_order_id=None)
+    external = make_order("ext-555", status=S.OPEN, exchange_order_id=555, external=True)
+    venue = make_report(X.PARTIAL, exchange_order_id=555, client_order_id="bb-ours", left_quantity="0.00005")
+    fixes = plan_fixes([ours, external], _facts(venue), T0, BUDGET)
+    assert _kinds(fixes) == [(FixKind.SETTLE, "bb-ours")]  # adopting it merges the external row (Store)
+    assert fixes[0].report == venue

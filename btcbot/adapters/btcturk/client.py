@@ -11,6 +11,7 @@ Errors are translated in one place, `BtcTurkClient._translate` (exceptions) toge
     4xx (writes: 400/404/405/415/422 only)   -> Rejected(code=symbolic message) / OrderNotFound
     other 4xx to a write (408, 409, ...)     ->                           OutcomeUnknown
     malformed JSON, HTML, wrong shape on 2xx -> BadResponse                | OutcomeUnknown
+    (any parse failure: wrong types, values outside the sane bounds of schemas.py, nesting too deep)
 
 Reads are retried on Unavailable with exponential backoff and full jitter, and on RateLimited
 when Retry-After is at most `RetryPolicy.max_retry_after`; beyond that RateLimited is raised.
@@ -98,8 +99,12 @@ def _reject_constant(name: str) -> Any:
 
 
 def _json(response: httpx.Response) -> Any:
-    """Decode a body without ever creating a float (JSON numbers become Decimal)."""
-    return json.loads(response.content, parse_float=Decimal, parse_constant=_reject_constant)
+    """Decode a body without ever creating a float (JSON numbers become Decimal); ValueError when unusable,
+    including a body nested too deeply for the decoder (RecursionError)."""
+    try:
+        return json.loads(response.content, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _word(value: str | None) -> str:
@@ -369,6 +374,7 @@ class BtcTurkClient:
             raise (
                 OutcomeUnknown(text + "; the request may have been executed") if write else Unavailable(text)
             ) from exc
-        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:  # unusable 2xx body
+        except Exception as exc:  # any other failure to use a reply (wrong shape, types, values, nesting)
             text = f"{key}: unusable reply ({type(exc).__name__}: {str(exc)[:200]})"
+            log.debug("%s", text, exc_info=True)
             raise (OutcomeUnknown(text) if write else BadResponse(text)) from exc

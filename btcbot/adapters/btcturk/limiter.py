@@ -8,9 +8,11 @@ A 429 blocks its endpoint for Retry-After seconds. Blocks are written to a `Rate
 so the next cron process honours them; while blocked, `acquire` raises `RateLimited` at once and
 no request is sent.
 
-The windows' request stamps are persisted too (`flush`, called when the client closes) and loaded by
-the next process: each `btcbot run` is a new process, and runs closer together than a window (a
-tight loop, or cron plus a manual `btcbot reconcile`) must still keep the published limits together.
+The windows' request stamps are persisted too and loaded by the next process: each `btcbot run` is a
+new process, and runs closer together than a window (a tight loop, or cron plus a manual `btcbot
+reconcile`) must still keep the published limits together. The stamps of an endpoint's windows are
+written on every admission, before the request is sent (one small upsert), so a run killed at any point
+hands on every request it may have sent; `flush` (when the client closes) prunes what expired.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ class RateLimitBlockStore(Protocol):
         ...
 
     def save_windows(self, windows: Mapping[str, Sequence[datetime]]) -> None:
-        """Replace the saved stamps with `windows` (only stamps still inside their window)."""
+        """Replace the saved stamps of the given window keys (an empty list removes the key); keys not
+        given keep what was saved."""
         ...
 
 
@@ -101,7 +104,11 @@ class InMemoryBlockStore:
 
     def save_windows(self, windows: Mapping[str, Sequence[datetime]]) -> None:
         with self._lock:
-            self.windows = {key: list(stamps) for key, stamps in windows.items()}
+            for key, stamps in windows.items():
+                if stamps:
+                    self.windows[key] = list(stamps)
+                else:
+                    self.windows.pop(key, None)
 
     def load_blocks(self) -> dict[str, datetime]:
         with self._lock:
@@ -145,6 +152,7 @@ class RateLimiter:
         self._store = store
         self._max_wait = max_wait
         self._lock = threading.Lock()
+        self._persist_lock = threading.Lock()  # one writer at a time, each writing the latest stamps
         self._log: dict[str, deque[datetime]] = {}
         self._blocks: dict[str, datetime] = {}
         self._loaded = store is None
@@ -184,22 +192,33 @@ class RateLimiter:
         }
 
     def flush(self) -> None:
-        """Persist the stamps still inside their windows so the next process keeps counting them."""
+        """Persist the stamps still inside their windows (expired ones and empty windows are dropped)."""
         if self._store is None:
             return
         with self._lock:
             self._load_once()  # a run that sent nothing must still hand on the stamps it was given
-            now = self._now()
-            periods = self._windows()
-            live = {
-                key: [s for s in stamps if s > now - timedelta(seconds=periods[key])]
-                for key, stamps in self._log.items()
-                if key in periods
-            }
-        try:
-            self._store.save_windows({key: stamps for key, stamps in live.items() if stamps})
-        except Exception:  # the next process then counts from zero; the venue's 429 still protects
-            log.warning("rate-limit windows could not be persisted")
+        self._persist(None)
+
+    def _persist(self, endpoint: str | None) -> None:
+        """Write the live stamps of `endpoint`'s windows (None: of every window; windows that are no longer
+        configured are removed) to the store."""
+        if self._store is None:
+            return
+        with self._persist_lock:  # snapshot inside: the last writer always writes the newest stamps
+            with self._lock:
+                now, periods = self._now(), self._windows()
+                if endpoint is None:
+                    keys = list(self._log)
+                else:
+                    keys = [_window_key(endpoint, i, w) for i, w in enumerate(self._limits.get(endpoint, ()))]
+                live = {key: [s for s in self._log.get(key, ()) if key in periods
+                              and s > now - timedelta(seconds=periods[key])] for key in keys}
+            if not live:
+                return
+            try:
+                self._store.save_windows(live)
+            except Exception:  # the next process then counts fewer; the venue's 429 still protects
+                log.warning("rate-limit windows could not be persisted")
 
     def blocked_until(self, endpoint: str) -> datetime | None:
         """When a current 429 block on `endpoint` ends, or None if it is not blocked."""
@@ -225,7 +244,9 @@ class RateLimiter:
                 wait = self._window_wait(endpoint, now)
                 if wait <= 0:
                     self._record(endpoint, now)
-                    return
+            if wait <= 0:
+                self._persist(endpoint)  # before the request is sent: a killed run still hands it on
+                return
             if wait > self._max_wait:
                 raise RateLimited(
                     f"{endpoint}: client-side limit reached; next slot in {wait:.1f}s",

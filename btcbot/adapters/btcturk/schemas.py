@@ -30,6 +30,13 @@ __all__ = [
 ]
 
 INT64_MAX = 2**63 - 1
+# Sane bounds of wire values (R-REL-3): anything outside is a malformed reply, never money. BTCTurk's prices
+# run from ~10^-8 (small coins in TRY) to ~10^7 (BTCTRY), amounts to ~10^12 (SHIB), scales to 8.
+MAX_PRICE = Decimal(10) ** 12
+MAX_AMOUNT = Decimal(10) ** 15
+MAX_SCALE = 18
+MAX_TIMESTAMP_MS = 10**14  # year 5138
+ZERO = Decimal(0)
 
 
 def _decimal(value: object) -> Decimal:
@@ -53,11 +60,19 @@ def _int(value: object) -> int:
     return int(number)
 
 
-def _int64(value: object) -> int:
+def _int_upto(value: object, high: int, what: str) -> int:
     number = _int(value)
-    if not 0 <= number <= INT64_MAX:
-        raise ValueError(f"id {number} is outside int64")
+    if not 0 <= number <= high:
+        raise ValueError(f"{what} {number} is outside [0, {high}]")
     return number
+
+
+def _int64(value: object) -> int:
+    return _int_upto(value, INT64_MAX, "id")
+
+
+def _timestamp(value: object) -> int:
+    return _int_upto(value, MAX_TIMESTAMP_MS, "timestamp (ms)")
 
 
 def _id_str(value: object) -> str:
@@ -72,7 +87,25 @@ def _opt_str(value: object) -> str | None:
     return str(value)
 
 
+def _bounded(low: Decimal, high: Decimal, *, low_open: bool = False, signed: bool = False) -> Any:
+    """A validator: a finite decimal whose magnitude (`signed`) or value lies in the sane range."""
+
+    def check(value: object) -> Decimal:
+        number = _decimal(value)
+        magnitude = abs(number) if signed else number
+        if magnitude < low or (low_open and magnitude == low) or magnitude > high:
+            raise ValueError(f"{value!r} is outside the sane range {'(' if low_open else '['}{low}, {high}]")
+        return number
+
+    return BeforeValidator(check)
+
+
 WireDecimal = Annotated[Decimal, BeforeValidator(_decimal)]
+WirePrice = Annotated[Decimal, _bounded(ZERO, MAX_PRICE, low_open=True)]  # > 0: a book level, a fill
+WireSize = Annotated[Decimal, _bounded(ZERO, MAX_AMOUNT)]  # >= 0: sizes, balances, rule amounts
+WireSigned = Annotated[Decimal, _bounded(ZERO, MAX_AMOUNT, signed=True)]  # sign carries meaning (sells, fees)
+WireTime = Annotated[int, BeforeValidator(_timestamp)]
+WireScale = Annotated[int, BeforeValidator(_int), Field(ge=0, le=MAX_SCALE)]
 WireInt = Annotated[int, BeforeValidator(_int)]
 WireId = Annotated[int, BeforeValidator(_int64)]
 WireIdStr = Annotated[str, BeforeValidator(_id_str)]
@@ -96,15 +129,15 @@ class Envelope(_Wire):
 
 
 class WireServerTime(_Wire):
-    server_time: WireInt = Field(alias="serverTime")
+    server_time: WireTime = Field(alias="serverTime")
 
 
 class WireFilter(_Wire):
     filter_type: str = Field(alias="filterType")
-    min_price: WireDecimal | None = Field(default=None, alias="minPrice")
-    max_price: WireDecimal | None = Field(default=None, alias="maxPrice")
-    tick_size: WireDecimal | None = Field(default=None, alias="tickSize")
-    min_exchange_value: WireDecimal | None = Field(default=None, alias="minExchangeValue")
+    min_price: WireSize | None = Field(default=None, alias="minPrice")
+    max_price: WireDecimal | None = Field(default=None, alias="maxPrice")  # "no maximum" may be huge
+    tick_size: WireSize | None = Field(default=None, alias="tickSize")
+    min_exchange_value: WireSize | None = Field(default=None, alias="minExchangeValue")
 
 
 class WireSymbol(_Wire):
@@ -112,13 +145,13 @@ class WireSymbol(_Wire):
     status: str
     numerator: str
     denominator: str
-    numerator_scale: WireInt = Field(alias="numeratorScale")
-    denominator_scale: WireInt = Field(alias="denominatorScale")
+    numerator_scale: WireScale = Field(alias="numeratorScale")
+    denominator_scale: WireScale = Field(alias="denominatorScale")
     has_fraction: bool = Field(default=True, alias="hasFraction")
     filters: list[WireFilter] = Field(default_factory=list)
     order_methods: list[str] = Field(default_factory=list, alias="orderMethods")
-    minimum_limit_order_price: WireDecimal | None = Field(default=None, alias="minimumLimitOrderPrice")
-    maximum_limit_order_price: WireDecimal | None = Field(default=None, alias="maximumLimitOrderPrice")
+    minimum_limit_order_price: WireSize | None = Field(default=None, alias="minimumLimitOrderPrice")
+    maximum_limit_order_price: WireSize | None = Field(default=None, alias="maximumLimitOrderPrice")
 
 
 class WireExchangeInfo(_Wire):
@@ -127,32 +160,32 @@ class WireExchangeInfo(_Wire):
 
 class WireBalance(_Wire):
     asset: str
-    balance: WireDecimal | None = None
-    free: WireDecimal
-    locked: WireDecimal | None = None
+    balance: WireSize | None = None
+    free: WireSize
+    locked: WireSize | None = None
 
 
 class WireOrderBook(_Wire):
-    timestamp: WireInt | None = None
-    bids: list[tuple[WireDecimal, WireDecimal]] = Field(default_factory=list)
-    asks: list[tuple[WireDecimal, WireDecimal]] = Field(default_factory=list)
+    timestamp: WireTime | None = None
+    bids: list[tuple[WirePrice, WireSize]] = Field(default_factory=list)
+    asks: list[tuple[WirePrice, WireSize]] = Field(default_factory=list)
 
 
 class WireOrder(_Wire):
     """One order from openOrders / allOrders / order/{id} (§5.4)."""
 
     id: WireId
-    price: WireDecimal
-    amount: WireDecimal
-    quantity: WireDecimal | None = None
+    price: WireSigned  # 0 for market orders
+    amount: WireSigned
+    quantity: WireSigned | None = None
     pair_symbol: str = Field(validation_alias=AliasChoices("pairSymbol", "pairsymbol"))
     type: str
     method: str
     order_client_id: WireText = Field(default=None, alias="orderClientId")
-    time: WireInt | None = None
-    update_time: WireInt | None = Field(default=None, alias="updateTime")
+    time: WireTime | None = None
+    update_time: WireTime | None = Field(default=None, alias="updateTime")
     status: str
-    left_amount: WireDecimal = Field(alias="leftAmount")
+    left_amount: WireSigned = Field(alias="leftAmount")
 
 
 class WireOpenOrders(_Wire):
@@ -166,11 +199,11 @@ class WireUserTrade(_Wire):
     id: WireIdStr
     order_id: WireId = Field(alias="orderId")
     order_client_id: WireText = Field(default=None, alias="orderClientId")
-    timestamp: WireInt
-    price: WireDecimal
-    amount: WireDecimal
-    fee: WireDecimal | None = None
-    tax: WireDecimal | None = None
+    timestamp: WireTime
+    price: WirePrice
+    amount: WireSigned
+    fee: WireSigned | None = None
+    tax: WireSigned | None = None
     numerator_symbol: str = Field(alias="numeratorSymbol")
     denominator_symbol: str = Field(alias="denominatorSymbol")
     order_type: str | None = Field(default=None, alias="orderType")
@@ -181,4 +214,4 @@ class WireSubmitted(_Wire):
 
     id: WireId
     new_order_client_id: WireText = Field(default=None, alias="newOrderClientId")
-    created: WireInt | None = Field(default=None, alias="datetime")
+    created: WireTime | None = Field(default=None, alias="datetime")

@@ -19,6 +19,10 @@ Fault SPEC grammar (comma-separated items; an empty SPEC means no faults):
                                               close at once (":close")
     drop_cancel_reply     P                   apply the cancel, close without a reply         DELETE /api/v1/order
     malformed             P                   process, then answer 200 with truncated JSON    GET
+    nested_json           P                   process, then answer 200 with JSON nested       every request
+                                              100,000 levels deep
+    anon_open_orders      P                   openOrders rows without orderClientId           GET /api/v1/openOrders
+    zero_price_book       P                   the order book's best bid priced "0"            GET /api/v2/orderbook
     late_fills            DUR                 own trades appear in users/transactions/trade   -
                                               only DUR after the fill
 
@@ -29,7 +33,8 @@ Per request the injector draws one number per matching probabilistic rule, in SP
 endpoint's arrival order: for a given seed the k-th request to an endpoint meets the same faults whatever
 runs concurrently on other endpoints. Faults that
 reply instead of processing (429, 5xx, html502) take precedence in SPEC order; "after" faults
-(timeout_after_accept, drop_cancel_reply, malformed) only act on a successful (2xx) reply. Control requests
+(timeout_after_accept, drop_cancel_reply, and those rewriting the body: malformed, nested_json,
+anon_open_orders, zero_price_book) only act on a successful (2xx) reply; the first one drawn acts. Control requests
 (`/__sim/...`) are never faulted or rate limited.
 """
 
@@ -44,6 +49,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 __all__ = [
+    "BODY_FAULTS",
     "PUBLISHED_LIMITS",
     "Decision",
     "FaultInjector",
@@ -56,12 +62,15 @@ __all__ = [
 ]
 
 _PRE = ("429", "5xx", "500", "503", "html502")
-_AFTER = ("timeout_after_accept", "drop_cancel_reply", "malformed")
+BODY_FAULTS = ("malformed", "nested_json", "anon_open_orders", "zero_price_book")  # rewrite a 2xx body
+_AFTER = ("timeout_after_accept", "drop_cancel_reply", *BODY_FAULTS)
 _KINDS = frozenset({"latency", "late_fills", *_PRE, *_AFTER})
 _DEFAULT_SCOPES = {
     "timeout_after_accept": ("POST", "/api/v1/order"),
     "drop_cancel_reply": ("DELETE", "/api/v1/order"),
     "malformed": ("GET", None),
+    "anon_open_orders": ("GET", "/api/v1/openorders"),
+    "zero_price_book": ("GET", "/api/v2/orderbook"),
 }
 _METHODS = frozenset({"GET", "POST", "DELETE", "PUT", "PATCH", "HEAD"})
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$", re.IGNORECASE)
@@ -221,7 +230,7 @@ class Decision:
     latency: float = 0.0
     reply: str | None = None  # "429", "500", "503", "html502"
     retry_after: int = 0
-    after: str | None = None  # "hang", "drop", "malformed"
+    after: str | None = None  # "hang", "drop", or a body fault (BODY_FAULTS)
     hold: float = 0.0
     after_kind: str | None = None  # the SPEC kind behind `after` (timeout_after_accept, drop_cancel_reply, ...)
 
@@ -274,7 +283,7 @@ class FaultInjector:
                         reply = "503" if draw < rule.probability / 2 else "500"
                     retry_after = int(rule.seconds) if rule.kind == "429" else 0
                 elif rule.kind in _AFTER and after is None:
-                    after = "malformed" if rule.kind == "malformed" else ("drop" if rule.close else "hang")
+                    after = rule.kind if rule.kind in BODY_FAULTS else ("drop" if rule.close else "hang")
                     hold, after_kind = rule.seconds, rule.kind
         return Decision(latency, reply, retry_after, after, hold, after_kind)
 

@@ -9,7 +9,8 @@ Python API (tests start it in-process on a free port):
 Per request: log → rate limits (§9, counted on arrival) → injected latency → 429 (refusal or injected,
 with `Retry-After`; the endpoint then stays blocked) → injected 5xx / HTML 502 → authentication of
 /api/v1 (§2: X-PCK, X-Stamp within ±5 s, X-Signature; failures are 401 with BTCTurk's messages, code
-1037) → the endpoint (endpoints.py) → "after" faults on a 2xx reply (timeout / dropped reply / malformed).
+1037) → the endpoint (endpoints.py) → "after" faults on a 2xx reply (timeout / dropped reply / a rewritten body:
+truncated, nested too deep, open orders without client ids, a zero-price book).
 
 Control endpoints (unauthenticated, never faulted, rate limited or logged; bind to localhost only):
 
@@ -18,7 +19,8 @@ Control endpoints (unauthenticated, never faulted, rate limited or logged; bind 
     POST /__sim/reset-faults    no faults; also clears 429 blocks and rate-limit windows
     GET  /__sim/requests        {"requests": [...], "next": SEQ}; `?since=SEQ` returns entries with seq >= SEQ
     POST /__sim/reset-requests  clear the request log
-    POST /__sim/advance         body {"ticks": N}: move the market N ticks now
+    POST /__sim/advance         body {"ticks": N}: move the market N ticks now (0 <= N <= the sim's
+                                max_ticks_per_advance, 1440; anything else is a 400)
     POST /__sim/price           body {"symbol": "BTCTRY", "mid": "3600000"}: move the pair's mid there now (the
                                 book is rebuilt around it, crossed resting orders fill, later ticks walk on
                                 from it); replies {"symbol", "mid", "best_bid"}. Steers prices in tests.
@@ -26,7 +28,8 @@ Control endpoints (unauthenticated, never faulted, rate limited or logged; bind 
 Request log entry: seq, time (ISO), ts_ms (arrival), method, path, endpoint (limiter key), client_order_id
 (POST /order body, either spelling), order_id, status (None while in flight), replied (False when the
 connection was closed without a reply), fault (the SPEC kind that acted: "429", "500"/"503" for 5xx, "html502",
-"timeout_after_accept", "drop_cancel_reply", "malformed"; None), blocked (arrived while its endpoint was
+"timeout_after_accept", "drop_cancel_reply", "malformed", "nested_json", "anon_open_orders", "zero_price_book";
+None), blocked (arrived while its endpoint was
 blocked, after a 429 reply announcing that block had been sent: a client that ignored a block it could know
 of; a request already in flight when the block began, e.g. a concurrent read, gets its 429 but is not
 `blocked`).
@@ -38,6 +41,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import threading
@@ -57,7 +61,7 @@ from btcbot.adapters.sim import wire
 from btcbot.adapters.sim.config import SimConfig
 from btcbot.adapters.sim.endpoints import Endpoints, Request, Route, client_id_of, match, order_fields
 from btcbot.adapters.sim.exchange import SimExchange
-from btcbot.adapters.sim.faults import PUBLISHED_LIMITS, FaultInjector, FaultPlan, Limit, ServerLimiter
+from btcbot.adapters.sim.faults import BODY_FAULTS, PUBLISHED_LIMITS, FaultInjector, FaultPlan, Limit, ServerLimiter
 from btcbot.domain.errors import ConfigError, ExchangeError, StateError
 from btcbot.domain.money import to_decimal
 
@@ -67,6 +71,7 @@ __all__ = [
     "SIM_SERVER_DB",
     "SimServer",
     "WallClock",
+    "is_loopback",
     "open_server_sim",
 ]
 
@@ -77,6 +82,16 @@ DEFAULT_API_SECRET = "c2ltLXNlY3JldA=="  # base64 of "sim-secret"
 SIM_SERVER_DB = "sim-server.sqlite"
 _JSON = "application/json; charset=utf-8"
 _AUTH_CODE = 1037
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` only accepts connections from this machine (127.0.0.0/8, ::1, "localhost")."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name or a wildcard: may be reachable from elsewhere
 
 
 class WallClock:
@@ -306,8 +321,8 @@ class SimServer:
             return out, None, 0.0
         self._update(entry, fault=decision.after_kind)
         log.info("sim server: %s after processing %s %s", decision.after, method, path)
-        if decision.after == "malformed":
-            return _Out(out.status, out.body[: max(1, len(out.body) // 2)], _JSON), None, 0.0
+        if decision.after in BODY_FAULTS:
+            return _Out(out.status, wire.garble(decision.after, out.body), _JSON), None, 0.0
         return out, decision.after, decision.hold
 
     def _call(
@@ -402,9 +417,9 @@ class SimServer:
             self.clear_requests()
             return 200, {"ok": True}
         if route == ("POST", "/__sim/advance"):
-            ticks = _json_object(body).get("ticks", 1)
-            if not isinstance(ticks, int) or isinstance(ticks, bool) or ticks < 0:
-                raise ValueError('body must be {"ticks": N} with N >= 0')
+            ticks, most = _json_object(body).get("ticks", 1), self.sim.config.max_ticks_per_advance
+            if not isinstance(ticks, int) or isinstance(ticks, bool) or not 0 <= ticks <= most:
+                raise ValueError(f'body must be {{"ticks": N}} with 0 <= N <= {most} (ticks={ticks!r})')
             self.sim.advance(datetime.now(UTC), ticks)
             return 200, {"tick": self.sim.tick}
         if route == ("POST", "/__sim/price"):
@@ -415,8 +430,11 @@ class SimServer:
         symbol, mid = body.get("symbol"), body.get("mid")
         if not isinstance(symbol, str) or not isinstance(mid, str | int) or isinstance(mid, bool):
             raise ValueError('body must be {"symbol": "BTCTRY", "mid": "DECIMAL STRING"}')
+        price = to_decimal(mid, field="mid")
+        if not price > 0:
+            raise ValueError(f"mid must be a positive price (mid={mid!r})")
         try:
-            bid = self.sim.set_mid(symbol, to_decimal(mid, field="mid"))
+            bid = self.sim.set_mid(symbol, price)
         except ExchangeError as exc:
             raise ValueError(f"unknown pair {symbol!r}") from exc
         return {"symbol": symbol.upper(), "mid": str(mid), "best_bid": str(bid)}

@@ -31,6 +31,7 @@ __all__ = [
     "envelope",
     "error_body",
     "fixed",
+    "garble",
     "ms",
     "order_json",
     "public_trade_json",
@@ -282,3 +283,25 @@ def book_json(spec: PairSpec, book: OrderBook) -> dict[str, Json]:
         "bids": levels([(lvl.price, lvl.quantity) for lvl in book.bids]),
         "asks": levels([(lvl.price, lvl.quantity) for lvl in book.asks]),
     }
+
+
+# ------------------------------------------------------------------------------- hostile replies (faults)
+
+NESTED_DEPTH = 100_000
+
+
+def garble(kind: str, body: bytes) -> bytes:
+    """The 2xx `body` rewritten by a body fault (faults.BODY_FAULTS)."""
+    if kind == "malformed":  # truncated JSON
+        return body[: max(1, len(body) // 2)]
+    if kind == "nested_json":  # deeper than any JSON decoder's recursion limit
+        nested = b"[" * NESTED_DEPTH + b"]" * NESTED_DEPTH
+        return b'{"success":true,"message":"SUCCESS","code":0,"data":' + nested + b"}"
+    document = json.loads(body)
+    data = document.get("data") if isinstance(document, dict) else None
+    if kind == "anon_open_orders" and isinstance(data, dict):  # rows without orderClientId
+        for row in (*data.get("asks", ()), *data.get("bids", ())):
+            row.pop("orderClientId", None)
+    elif kind == "zero_price_book" and isinstance(data, dict) and data.get("bids"):
+        data["bids"][0][0] = "0"
+    return json.dumps(document).encode()

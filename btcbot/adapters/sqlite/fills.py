@@ -14,6 +14,7 @@ from btcbot.adapters.sqlite.mixin import StoreMixin
 from btcbot.adapters.sqlite.mixin import iso as _iso
 from btcbot.adapters.sqlite.mixin import parse_iso as _parse
 from btcbot.domain.accounting import Position, replay_ledger
+from btcbot.domain.errors import StateError
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.models import FillReport, Side
 from btcbot.domain.money import ZERO, dec_str, to_decimal
@@ -56,6 +57,28 @@ class FillsMixin(StoreMixin):
             for symbol in sorted(affected):
                 self._rebuild_position(conn, symbol, now)
         return new
+
+    def _absorb_external(self, conn: sqlite3.Connection, client_order_id: str, exchange_order_id: int,
+                         now: datetime, cycle_id: int | None) -> bool:
+        """Before our order takes `exchange_order_id`: a row that already holds that venue id can only be an
+        external row recorded while the venue hid our client id. Its fills move to our order and the row is
+        deleted, in the caller's transaction (which then refreshes totals and the position). True if merged."""
+        other = conn.execute(
+            "SELECT id, client_order_id, external FROM orders WHERE venue = ? AND exchange_order_id = ? "
+            "AND client_order_id != ?", (self.venue, str(exchange_order_id), client_order_id)).fetchone()
+        if other is None:
+            return False
+        if not other["external"]:
+            raise StateError(f"venue order {exchange_order_id} is journalled as both {other['client_order_id']} "
+                             f"and {client_order_id}; inspect the journal before running again")
+        ours = conn.execute("SELECT id, symbol FROM orders WHERE client_order_id = ?", (client_order_id,)).fetchone()
+        moved = conn.execute("UPDATE fills SET order_id = ? WHERE order_id = ?", (ours["id"], other["id"])).rowcount
+        conn.execute("DELETE FROM orders WHERE id = ?", (other["id"],))
+        event = Event(EventKind.RECONCILE_APPLIED, "EXTERNAL_ROW_MERGED", ours["symbol"], client_order_id,
+                      {"external_client_order_id": other["client_order_id"],
+                       "exchange_order_id": str(exchange_order_id), "fills_moved": str(moved)})
+        self._insert_event(conn, event, cycle_id, now)
+        return True
 
     def _link_orphans(self, conn: sqlite3.Connection) -> set[str]:
         rows = conn.execute(

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from btcbot.adapters.sqlite.breaker import BreakerMixin
 from btcbot.adapters.sqlite.db import Database, ensure_private_dir
 from btcbot.adapters.sqlite.fills import FillsMixin
 from btcbot.adapters.sqlite.idempotency import IdempotencyMixin
@@ -37,7 +38,7 @@ def _d(text: str) -> Decimal:
     return to_decimal(text)
 
 
-class Store(FillsMixin, TrailsMixin, IdempotencyMixin):
+class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin):
     """Persistence for one venue. Use `Store.open(state_dir, venue)`."""
 
     def __init__(self, db: Database, venue: str) -> None:
@@ -206,11 +207,14 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin):
         return {r["window_key"]: [parse_iso(s) for s in json.loads(r["stamps"])] for r in rows}
 
     def save_windows(self, windows: Mapping[str, Sequence[datetime]]) -> None:
+        """Replace the stamps of the given window keys; an empty list removes the key."""
         with self.db.atomic() as conn:
-            conn.execute("DELETE FROM rate_limit_windows")
+            conn.executemany("DELETE FROM rate_limit_windows WHERE window_key = ?",
+                             [(key,) for key, stamps in windows.items() if not stamps])
             conn.executemany(
-                "INSERT INTO rate_limit_windows (window_key, stamps) VALUES (?, ?)",
-                [(key, json.dumps([iso(s) for s in stamps])) for key, stamps in windows.items()],
+                "INSERT INTO rate_limit_windows (window_key, stamps) VALUES (?, ?) ON CONFLICT(window_key) "
+                "DO UPDATE SET stamps = excluded.stamps",
+                [(key, json.dumps([iso(s) for s in stamps])) for key, stamps in windows.items() if stamps],
             )
 
     # -- orders ----------------------------------------------------------------------------------------
@@ -253,11 +257,16 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin):
             exid = exchange_order_id if exchange_order_id is not None else order.exchange_order_id
             # a lagging report never lowers what the venue already said was filled
             filled = order.exchange_filled if exchange_filled is None else max(exchange_filled, order.exchange_filled)
+            merged = exid is not None and exid != order.exchange_order_id and self._absorb_external(
+                conn, client_order_id, exid, now, cycle_id)
             conn.execute(
                 "UPDATE orders SET status = ?, exchange_order_id = ?, exchange_filled = ?, updated_at = ? "
                 "WHERE client_order_id = ?",
                 (new_status.value, _exid(exid), dec_str(filled), iso(now), client_order_id),
             )
+            if merged and exid is not None:  # the merged fills are ours now: totals and position follow
+                self._refresh_order_totals(conn, {exid})
+                self._rebuild_position(conn, order.symbol, now)
             info = {"from": order.status.value, "to": new_status.value, "event": order_event.value,
                     "oms": oms_state(new_status, max(order.filled_quantity, filled)).value}  # stage-7 name
             info.update(detail or {})

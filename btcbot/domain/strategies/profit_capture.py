@@ -44,8 +44,9 @@ class ProfitCapture:
         intents: list[Intent] = []
         for symbol, book in sorted(snapshot.books.items()):
             rules = snapshot.rules.get(symbol)
-            if rules is None or book.best_bid is None or book.best_ask is None:
-                continue
+            if rules is None or book.best_bid is None or book.best_ask is None or min(book.best_bid,
+                                                                                     book.best_ask) <= 0:
+                continue  # never price or size from a book that is not positive (a broken reply)
             position = positions.get(symbol)
             held = position.quantity if position is not None else ZERO
             if position is not None and not is_dust(position, book.best_bid, rules):
