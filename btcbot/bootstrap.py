@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +13,7 @@ from btcbot.adapters.lock import instance_lock
 from btcbot.adapters.sqlite.db import ensure_private_dir
 from btcbot.adapters.sqlite.store import Store
 from btcbot.config import Settings
+from btcbot.domain.errors import ConfigError
 from btcbot.domain.planner import PlanParams
 from btcbot.domain.reconcile import SearchBudget
 from btcbot.domain.risk import RiskParams
@@ -24,7 +25,8 @@ from btcbot.services.cycle import Deps, Mode, StageConfig
 if TYPE_CHECKING:  # imported lazily at run time: keeps `btcbot --help` fast
     from btcbot.adapters.btcturk import BtcTurkExchange
 
-__all__ = ["SIM_DB_FILENAME", "SystemClock", "open_deps", "select_mode", "stage3_config"]
+__all__ = ["SIM_DB_FILENAME", "STAGES", "SystemClock", "open_deps", "select_mode", "stage3_config", "stage_builder",
+           "stage_config"]
 
 SIM_DB_FILENAME = "sim.sqlite"
 PAPER_DB_FILENAME = "paper.sqlite"
@@ -61,6 +63,28 @@ def stage3_config(settings: Settings) -> StageConfig:
         bucket_seconds=settings.dedupe_bucket_seconds,
         max_data_age=timedelta(seconds=settings.market_data_max_age_seconds),
     )
+
+
+StageBuilder = Callable[[Settings], StageConfig]
+
+# The one registry of stage configurations (backtests and sweeps choose from it): one line per stage.
+STAGES: dict[str, StageBuilder] = {
+    "3": stage3_config,
+}
+
+
+def stage_builder(stage: str) -> StageBuilder:
+    """The registered builder of `stage`; a stage this build does not have is a usage error (exit 2)."""
+    builder = STAGES.get(stage)
+    if builder is None:
+        available = ", ".join(sorted(STAGES))
+        raise ConfigError(f"--stage {stage}: not available in this build (available: {available})")
+    return builder
+
+
+def stage_config(stage: str, settings: Settings) -> StageConfig:
+    """The StageConfig of `stage` built from settings."""
+    return stage_builder(stage)(settings)
 
 
 def search_budget(settings: Settings) -> SearchBudget:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from btcbot.cli import ops, run, sim
+from btcbot.cli import backtest, ops, run, sim
 
 __all__ = ["app", "main"]
 
@@ -18,6 +18,7 @@ app = typer.Typer(
 run.register(app)
 ops.register(app)
 sim.register(app)
+backtest.register(app)
 
 
 def main() -> None:

@@ -18,12 +18,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from btcbot.adapters.sim.config import SimConfig
 from btcbot.adapters.sim.engine import MatchingEngine
+from btcbot.adapters.sim.klines import HistoryFeed, TickSample
 from btcbot.adapters.sim.market import MarketFeed, RandomWalkFeed
-from btcbot.adapters.sim.state import SimFill, SimOrder
+from btcbot.adapters.sim.state import Changes, EngineState, SimFill, SimOrder
 from btcbot.adapters.sim.store import SimStore
 from btcbot.adapters.sim.validation import REJECT_CODES, normalize_symbol
 from btcbot.domain.errors import ExchangeError, OrderNotFound, StateError
@@ -48,12 +49,33 @@ def _utc(now: datetime) -> datetime:
     return now.astimezone(UTC)
 
 
+class _Persistence(Protocol):
+    def load(self) -> EngineState | None: ...
+    def save(self, state: EngineState, changes: Changes) -> None: ...
+    def close(self) -> None: ...
+
+
+class _NotPersisted:
+    """Persistence of an ephemeral simulator: nothing is written, so there is nothing to reload."""
+
+    def load(self) -> EngineState | None:
+        return None
+
+    def save(self, state: EngineState, changes: Changes) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 class SimExchange:
-    """A deterministic BTCTurk-like venue. Create it with `SimExchange.open(path, config, clock)`."""
+    """A deterministic BTCTurk-like venue. Create it with `SimExchange.open(path, config, clock)`, or
+    `SimExchange.ephemeral(config, clock, feed)` for one that lives in memory only (backtests)."""
 
     name = "sim"
+    serial_reads = True  # calls are serialised by one lock: the cycle reads without a thread pool
 
-    def __init__(self, store: SimStore, engine: MatchingEngine, clock: Clock) -> None:
+    def __init__(self, store: _Persistence, engine: MatchingEngine, clock: Clock) -> None:
         self._store = store
         self._engine = engine
         self._clock = clock
@@ -83,6 +105,16 @@ class SimExchange:
             store.close()
             raise
         return cls(store, engine, clock)
+
+    @classmethod
+    def ephemeral(cls, config: SimConfig, clock: Clock, feed: MarketFeed | None = None) -> SimExchange:
+        """A new market at `clock.now()` kept in memory only: no database, no writes (backtests). An
+        unexpected error inside a mutation leaves the exchange unusable (StateError) instead of reloading."""
+        with localcontext() as ctx:
+            ctx.prec = _PRECISION
+            engine = MatchingEngine.create(config, feed or random_walk_feed(config, config.seed), _utc(clock.now()))
+            engine.drain()
+        return cls(_NotPersisted(), engine, clock)
 
     # --------------------------------------------------------------------------------- lifecycle
 
@@ -135,6 +167,9 @@ class SimExchange:
 
     def _reload(self) -> None:
         state = self._store.load()
+        if state is None and isinstance(self._store, _NotPersisted):
+            self._closed = True  # nothing to reload from: the original error propagates
+            return
         if state is None:
             raise StateError("the simulator database lost its state")
         self._engine = MatchingEngine(self._engine.config, self._engine.feed, state)
@@ -166,6 +201,19 @@ class SimExchange:
         with self._guard():
             self._sync()
             return self._engine.state.mids[self._engine.spec(symbol).symbol]
+
+    def record_history(self, keep: int = 100_000) -> None:
+        """From now on remember the market of every tick, `keep` ticks per pair (the server's klines)."""
+        with self._guard():
+            if not isinstance(self._engine.feed, HistoryFeed):
+                self._engine.feed = HistoryFeed(self._engine.feed, keep)
+
+    def history(self, symbol: str) -> list[TickSample]:
+        """The remembered ticks of one pair, oldest first (empty unless `record_history` was called)."""
+        with self._guard():
+            self._sync()
+            feed = self._engine.feed
+            return feed.history(self._engine.spec(symbol).symbol) if isinstance(feed, HistoryFeed) else []
 
     def rules(self, symbol: str) -> SymbolRules:
         """Current rules of one pair (band from the current mid); unknown pair → Rejected."""

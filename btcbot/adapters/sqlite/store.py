@@ -59,6 +59,16 @@ class Store(FillsMixin):
         migrate(db)
         return cls(db, venue)
 
+    @classmethod
+    def in_memory(cls, venue: str, scratch: bool = False) -> Store:
+        """A private journal in memory: never touches the state directory, gone on close. `scratch` (backtests)
+        drops per-block transactions (Database.make_scratch): discard the store after any error."""
+        db = Database(":memory:")
+        migrate(db)
+        if scratch:
+            db.make_scratch()
+        return cls(db, venue)
+
     def close(self) -> None:
         self.db.close()
 
@@ -79,6 +89,9 @@ class Store(FillsMixin):
     def record(self, events: Iterable[Event], cycle_id: int | None, now: datetime,
                key: Callable[[Event], str] | None = None) -> None:
         """Write decision events in one transaction; `key` gives re-derived facts a deterministic id."""
+        events = list(events)
+        if not events:  # nothing to write: no transaction
+            return
         with self.db.atomic() as conn:
             for event in events:
                 self._insert_event(conn, event, cycle_id, now, key=key(event) if key else None)

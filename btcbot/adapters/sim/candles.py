@@ -1,0 +1,138 @@
+"""A market feed that replays candles (backtests): the simulator's market at each tick is one candle.
+
+Tick 0 (the market's creation) sits at the first candle's open price; tick i (i >= 1) is candle i-1:
+
+- the **book** is synthetic around the candle's close: `depth` levels per side, the best bid and ask
+  `spread_bps`/2 from the close, then `level_step_bps` apart (bids round down, asks up to the price scale);
+  each level holds `volume_share` of the candle's volume (at least the pair's minimum order), so an order
+  that crosses at submission fills as taker against it, level by level, at the levels' prices;
+- the tick's **range** is the candle's low and high, and its **flows** are the volume our resting orders can
+  trade against: for each side, `volume_share` × volume × 2u with u uniform on [0, 1] (mean: `volume_share`
+  of the volume), u drawn from (seed, tick, side) by integer hashing, so a run is a pure function of the
+  candles and the seed. The matching engine fills a resting buy at its price when low < price, a resting
+  sell when high > price, within the flow (see `MatchingEngine`).
+
+Candle times are not used here: the backtest runner advances the simulator one tick per candle, at the
+candle's close time, so a cycle only ever sees candles that have closed.
+
+Books are built only where a cycle reads them: with `book_every=N`, at ticks 0, N, 2N, ... and the last
+candle's tick (the runner runs a cycle after those); the ticks in between carry an empty book (nobody reads
+it, and resting orders fill by the range and flows, which every tick carries). The default builds every book.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from btcbot.adapters.sim.config import DEFAULT_PAIRS, PairSpec
+from btcbot.adapters.sim.market import MarketTick
+from btcbot.domain.candles import Candle
+from btcbot.domain.fees import fee_schedule
+from btcbot.domain.models import BookLevel, OrderBook, Side
+from btcbot.domain.money import ONE
+from btcbot.domain.symbols import SymbolRules, split_symbol
+
+__all__ = ["VOLUME_SHARE", "CandleBook", "CandleFeed", "candle_pair"]
+
+VOLUME_SHARE = Decimal("0.1")
+_BPS = Decimal("0.0001")
+_UNIT = 1_000_000
+_MASK = (1 << 64) - 1
+_TRY_MIN_NOTIONAL = Decimal("99.91")
+
+
+@dataclass(frozen=True, slots=True)
+class CandleBook:
+    """Shape of the synthetic book around each candle's close."""
+
+    spread_bps: Decimal = Decimal("8")
+    depth: int = 5
+    level_step_bps: Decimal = Decimal("3")
+
+
+def _mix(value: int) -> int:
+    """splitmix64: a well-spread 64-bit hash of an integer (deterministic on every platform)."""
+    value = (value + 0x9E3779B97F4A7C15) & _MASK
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK
+    return value ^ (value >> 31)
+
+
+class CandleFeed:
+    """Replays `candles` as ticks (see the module docstring); one feed serves one symbol."""
+
+    def __init__(self, candles: Sequence[Candle], seed: int, volume_share: Decimal = VOLUME_SHARE,
+                 shape: CandleBook | None = None, book_every: int = 1) -> None:
+        if not candles or book_every < 1:
+            raise ValueError("a candle feed needs at least one candle and book_every >= 1")
+        self.candles = candles
+        self.seed = seed
+        self.volume_share = volume_share
+        self.shape = shape or CandleBook()
+        self.book_every = book_every
+
+    def uniform(self, tick: int, side: int) -> Decimal:
+        """u in [0, 1] in steps of 1e-6 from (seed, tick, side)."""
+        mixed = _mix(_mix(_mix(self.seed & _MASK) ^ tick) ^ side)
+        return Decimal(mixed % (_UNIT + 1)) / _UNIT
+
+    def tick(self, symbol: str, tick: int, previous_mid: Decimal, rules: SymbolRules, at: datetime) -> MarketTick:
+        if tick == 0:
+            first = self.candles[0]
+            return MarketTick(mid=first.open, book=self.book(symbol, first.open, first.volume, rules, at))
+        if tick > len(self.candles):  # past the data: the market stands still
+            last = self.candles[-1]
+            return MarketTick(mid=last.close, book=self.book(symbol, last.close, last.volume, rules, at))
+        candle = self.candles[tick - 1]
+        share = self.volume_share * candle.volume * 2
+        wanted = tick % self.book_every == 0 or tick == len(self.candles)
+        return MarketTick(
+            mid=candle.close,
+            book=self.book(symbol, candle.close, candle.volume, rules, at) if wanted else OrderBook(symbol, (), (), at),
+            buy_flow=share * self.uniform(tick, 0),
+            sell_flow=share * self.uniform(tick, 1),
+            low=candle.low,
+            high=candle.high,
+        )
+
+    def book(self, symbol: str, price: Decimal, volume: Decimal, rules: SymbolRules, at: datetime) -> OrderBook:
+        """`depth` levels per side around `price`, each `volume_share` × volume (at least the minimum order)."""
+        shape = self.shape
+        bids: list[BookLevel] = []
+        asks: list[BookLevel] = []
+        unit = ONE.scaleb(-rules.price_scale)
+        size = rules.quantize_quantity(volume * self.volume_share)
+        for k in range(shape.depth):
+            offset = (shape.spread_bps / 2 + k * shape.level_step_bps) * _BPS
+            bid = rules.quantize_price(price * (ONE - offset), Side.BUY)
+            ask = rules.quantize_price(price * (ONE + offset), Side.SELL)
+            if bids and bid >= bids[-1].price:
+                bid = bids[-1].price - unit
+            if asks and ask <= asks[-1].price:
+                ask = asks[-1].price + unit
+            if bid > 0:
+                bids.append(BookLevel(bid, max(size, rules.min_quantity_at(bid))))
+            asks.append(BookLevel(ask, max(size, rules.min_quantity_at(ask))))
+        return OrderBook(symbol=symbol, bids=tuple(bids), asks=tuple(asks), timestamp=at)
+
+
+def candle_pair(symbol: str, price: Decimal) -> PairSpec:
+    """The simulated pair for a backtest of `symbol` starting at `price`.
+
+    A pair the simulator knows keeps its scales, minimum and fees; another TRY pair gets BTCTurk's TRY fees
+    (domain.fees), a 99.91 TRY minimum, 8 base decimals and a price scale that keeps one price step near
+    one basis point of `price` (0 decimals at 10,000 and above, 3 decimals around 40).
+    """
+    for spec in DEFAULT_PAIRS:
+        if spec.symbol == symbol:
+            return PairSpec(spec.symbol, spec.base_scale, spec.quote_scale, spec.price_scale, spec.tick_size,
+                            spec.min_notional, price, spec.maker_fee, spec.taker_fee, spec.market_orders)
+    _, quote = split_symbol(symbol)
+    fees = fee_schedule(quote)
+    price_scale = max(0, 4 - price.adjusted())
+    return PairSpec(symbol, 8, max(2, price_scale), price_scale, ONE.scaleb(-price_scale),
+                    _TRY_MIN_NOTIONAL if quote == "TRY" else Decimal(10), price, fees.maker, fees.taker)
+
