@@ -30,7 +30,7 @@ def run_on_dask(address: str, tasks: Sequence[PointTask], data: CandleSet,
         futures = [client.submit(run_point, task, scattered, pure=False) for task in tasks]
         index = {future.key: position for position, future in enumerate(futures)}
         results: list[dict[str, Any] | None] = [None] * len(futures)
-        for done, future in enumerate(as_completed(futures), 1):  # type: ignore[no-untyped-call]
+        for done, future in enumerate(as_completed(futures, loop=client.loop), 1):  # type: ignore[no-untyped-call]
             results[index[future.key]] = future.result()
             if progress is not None:
                 progress(done, len(futures))

@@ -62,6 +62,11 @@ def run_with_progress(spec: BacktestSpec) -> tuple[BacktestResult, float]:
     return result, time.perf_counter() - started
 
 
+def _note(text: str) -> None:
+    """One line for the user on stderr (never markup: paths and extras contain brackets)."""
+    err.print(text, markup=False, soft_wrap=True)
+
+
 def _money(value: object) -> str:
     return f"{Decimal(str(value)).quantize(Decimal('0.01'), ROUND_HALF_EVEN):,}"
 
@@ -95,22 +100,22 @@ def render_backtest(outcome: tuple[BacktestResult, float], *, as_json: bool, equ
         console.print(report_table(report))
     if equity_csv is not None:
         write_csv(result.curve, equity_csv)
-        err.print(f"equity curve: {equity_csv}")
+        _note(f"equity curve: {equity_csv}")
     chart = not as_json and png is None
     if png is not None and plotting_available():
         write_png(result.curve, png, f"{report['symbol']} stage {report['stage']} · equity ({report['quote']})")
-        err.print(f"equity chart: {png}")
+        _note(f"equity chart: {png}")
     elif png is not None:
-        err.print("matplotlib is not installed (pip install 'btcbot[plot]'): no PNG written; terminal chart below")
+        _note("matplotlib is not installed (pip install 'btcbot[plot]'): no PNG written; terminal chart below")
         chart = True
     if chart:
         out = err if as_json else console
-        out.print("equity")
+        out.print("equity", markup=False)
         for line in terminal_chart(result.curve):
-            out.print(line)
+            out.print(line, markup=False, soft_wrap=True)
     cycles = int(str(report["cycles"]))
-    err.print(f"backtest: {report['candles']} candles, {cycles} cycles in {elapsed:.1f} s "
-              f"({cycles / max(elapsed, 1e-9):.0f} cycles/s)")
+    _note(f"backtest: {report['candles']} candles, {cycles} cycles in {elapsed:.1f} s "
+          f"({cycles / max(elapsed, 1e-9):.0f} cycles/s)")
 
 
 @contextmanager

@@ -33,7 +33,7 @@ __all__ = [
 
 HEADER = ("timestamp", "open", "high", "low", "close", "volume")
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
-_EPOCH = re.compile(r"[0-9]{1,11}")
+_EPOCH = re.compile(r"[0-9]+")
 _MAX_EPOCH = 10**11  # beyond year 5000: almost certainly milliseconds
 _DEFAULT_INTERVAL = timedelta(minutes=1)
 

@@ -3,7 +3,8 @@
 `HistoryFeed` wraps the simulator's feed and remembers, per pair, the market of each tick it generates (time,
 mid, and the base volume other traders traded: the tick's buy and sell flows), up to `keep` ticks per pair,
 in memory: the history starts when the server starts. `klines` aggregates it into candles of `resolution`
-seconds aligned to the epoch: a candle opens at the mid before its first tick, high/low span that and every
+seconds aligned to the epoch (a tick belongs to the candle its time falls in, one exactly on a boundary to
+the candle it closes): a candle opens at the mid before its first tick, high/low span that and every
 mid of its ticks, closes at its last tick's mid; volume is the flows' sum. The reply has BTCTurk's shape:
 parallel arrays, times in seconds, numbers as JSON numbers; `{"s": "no_data"}` when the range has no tick.
 """
@@ -12,13 +13,16 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from btcbot.adapters.sim.market import MarketFeed, MarketTick
 from btcbot.domain.symbols import SymbolRules
 
 __all__ = ["HistoryFeed", "TickSample", "klines_reply"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_STEP = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +56,10 @@ def klines_reply(samples: list[TickSample], resolution: int, start: int, end: in
                  price_scale: int) -> dict[str, object]:
     """The klines object for candles opening in [start, end] (epoch seconds) of `resolution` seconds."""
     buckets: dict[int, list[TickSample]] = {}
+    span = timedelta(seconds=resolution)
     for sample in samples:
-        second = int(sample.at.astimezone(UTC).timestamp())
-        opened = second - second % resolution
+        # a tick is the market's move over the tick before `at`: one exactly on a boundary closes that candle
+        opened = ((sample.at - _EPOCH - _STEP) // span) * resolution
         if start <= opened <= end:
             buckets.setdefault(opened, []).append(sample)
     if not buckets:
