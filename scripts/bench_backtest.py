@@ -63,9 +63,9 @@ def _run(candles: list[Any], every: int, profile: bool) -> tuple[float, int, _Ti
     from btcbot.config import load_settings
 
     timed = _Timed()
-    original_cycle, original_advance = runner.run_cycle, runner.SimExchange.advance
+    original_cycle, original_advance = runner.run_cycle, runner.SimExchange.advance_at
     runner.run_cycle = timed.wrap(original_cycle, "cycle")  # type: ignore[assignment]
-    runner.SimExchange.advance = timed.wrap(original_advance, "sim")  # type: ignore[method-assign]
+    runner.SimExchange.advance_at = timed.wrap(original_advance, "sim")  # type: ignore[method-assign]
     marks: list[tuple[float, int]] = []
     started = time.perf_counter()
 
@@ -82,7 +82,7 @@ def _run(candles: list[Any], every: int, profile: bool) -> tuple[float, int, _Ti
     finally:
         if profiler is not None:
             profiler.disable()
-        runner.run_cycle, runner.SimExchange.advance = original_cycle, original_advance  # type: ignore[method-assign]
+        runner.run_cycle, runner.SimExchange.advance_at = original_cycle, original_advance  # type: ignore[method-assign]
     elapsed = time.perf_counter() - started
     cycles = int(str(result.report["cycles"]))
     last_t, last_done = started, 0

@@ -143,14 +143,14 @@ def _replay(deps: Deps, stage: object, candles: Sequence[Candle], interval: time
     symbol = deps.settings.symbols[0]
     curve = [_point(clock.now(), sim.balances(), symbol, candles[0].open)]
     cycles, total = 0, len(candles)
-    for done, candle in enumerate(candles, 1):
-        clock.at = candle.open_time + interval
-        sim.advance(clock.at, ticks=1)
-        if done % every and done != total:
-            continue
+    for first in range(0, total, every):
+        closes = [candle.open_time + interval for candle in candles[first:first + every]]
+        clock.at = closes[-1]
+        sim.advance_at(closes)  # one tick per candle, each at the candle's close
         report = run_cycle(deps, stage)  # type: ignore[arg-type]
         cycles += 1
         curve.append(_point(clock.at, sim.balances(), symbol, _mark(report, symbol)))
+        done = first + len(closes)
         if progress is not None and (cycles % 256 == 0 or done == total):
             progress(done, total)
     return curve, cycles

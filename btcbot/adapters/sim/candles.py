@@ -39,7 +39,7 @@ __all__ = ["VOLUME_SHARE", "CandleBook", "CandleFeed", "candle_pair"]
 
 VOLUME_SHARE = Decimal("0.1")
 _BPS = Decimal("0.0001")
-_UNIT = 1_000_000
+_UNIT = 1_000_000  # u has 6 decimals
 _MASK = (1 << 64) - 1
 _TRY_MIN_NOTIONAL = Decimal("99.91")
 
@@ -73,11 +73,12 @@ class CandleFeed:
         self.volume_share = volume_share
         self.shape = shape or CandleBook()
         self.book_every = book_every
+        self._seed_hash = _mix(seed & _MASK)
 
     def uniform(self, tick: int, side: int) -> Decimal:
         """u in [0, 1] in steps of 1e-6 from (seed, tick, side)."""
-        mixed = _mix(_mix(_mix(self.seed & _MASK) ^ tick) ^ side)
-        return Decimal(mixed % (_UNIT + 1)) / _UNIT
+        mixed = _mix(self._seed_hash ^ (tick << 1 | side))
+        return Decimal(mixed % (_UNIT + 1)).scaleb(-6)
 
     def tick(self, symbol: str, tick: int, previous_mid: Decimal, rules: SymbolRules, at: datetime) -> MarketTick:
         if tick == 0:
@@ -104,7 +105,10 @@ class CandleFeed:
         bids: list[BookLevel] = []
         asks: list[BookLevel] = []
         unit = ONE.scaleb(-rules.price_scale)
-        size = rules.quantize_quantity(volume * self.volume_share)
+        deepest = (shape.spread_bps / 2 + (shape.depth - 1) * shape.level_step_bps) * _BPS
+        lowest = rules.quantize_price(price * (ONE - deepest), Side.BUY)
+        # every level holds at least the minimum order at the book's lowest price (so at its own price too)
+        size = max(rules.quantize_quantity(volume * self.volume_share), rules.min_quantity_at(max(lowest, unit)))
         for k in range(shape.depth):
             offset = (shape.spread_bps / 2 + k * shape.level_step_bps) * _BPS
             bid = rules.quantize_price(price * (ONE - offset), Side.BUY)
@@ -114,8 +118,8 @@ class CandleFeed:
             if asks and ask <= asks[-1].price:
                 ask = asks[-1].price + unit
             if bid > 0:
-                bids.append(BookLevel(bid, max(size, rules.min_quantity_at(bid))))
-            asks.append(BookLevel(ask, max(size, rules.min_quantity_at(ask))))
+                bids.append(BookLevel(bid, size))
+            asks.append(BookLevel(ask, size))
         return OrderBook(symbol=symbol, bids=tuple(bids), asks=tuple(asks), timestamp=at)
 
 

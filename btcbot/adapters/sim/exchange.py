@@ -10,6 +10,8 @@ moves on `advance()` (cron step mode), but delayed cancels still complete when t
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -190,6 +192,12 @@ class SimExchange:
             at = _utc(now)
             return self._mutate(lambda: self._engine.advance(at, ticks))
 
+    def advance_at(self, times: Sequence[datetime]) -> int:
+        """One tick at each of `times` (increasing), in one transaction: a replay with uneven tick times."""
+        with self._guard():
+            stamps = [_utc(t) for t in times]
+            return self._mutate(lambda: self._engine.advance_at(stamps))
+
     @property
     def tick(self) -> int:
         """Number of ticks since the market was created (after advancing to the clock)."""
@@ -261,11 +269,12 @@ class SimExchange:
             now = self._sync()
             wanted = None if symbols is None else {normalize_symbol(s) for s in symbols}
             delay = timedelta(seconds=self._engine.config.fill_delay_seconds)
+            fills = self._engine.state.fills  # in time order: fill stamps never go backwards
+            first = 0 if since is None else bisect.bisect_left(fills, since, key=lambda f: f.report.timestamp)
             return [
                 fill
-                for fill in self._engine.state.fills
+                for fill in itertools.islice(fills, first, None)
                 if (wanted is None or fill.report.symbol in wanted)
-                and (since is None or fill.report.timestamp >= since)
                 and (not visible_only or fill.report.timestamp + delay <= now)
             ]
 

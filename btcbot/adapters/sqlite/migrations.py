@@ -158,7 +158,7 @@ CREATE TABLE rate_limit_windows (
 # after a row id (balance check), and fills not yet linked to an order.
 M003_HISTORY_INDEXES = """
 CREATE INDEX orders_venue_status_updated ON orders (venue, status, updated_at);
-CREATE INDEX orders_venue_symbol_created ON orders (venue, symbol, created_at);
+CREATE INDEX orders_venue_symbol_kind_created ON orders (venue, symbol, exit_kind, created_at);
 CREATE INDEX fills_venue_id ON fills (venue, id);
 CREATE INDEX fills_unlinked ON fills (venue) WHERE order_id IS NULL;
 """

@@ -6,6 +6,7 @@ caches of other venues are invisible to it, so dry-run and live journals never m
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -51,6 +52,9 @@ class Store(FillsMixin):
         self.db = db
         self.venue = venue
         self._event_seq = 0
+        # A scratch journal has a single writer, this object: it may answer kv and rules reads from memory.
+        self._kv: dict[str, str | None] | None = None
+        self._rules: list[tuple[datetime, SymbolRules]] | None = None
 
     @classmethod
     def open(cls, state_dir: Path, venue: str) -> Store:
@@ -65,9 +69,11 @@ class Store(FillsMixin):
         drops per-block transactions (Database.make_scratch): discard the store after any error."""
         db = Database(":memory:")
         migrate(db)
+        store = cls(db, venue)
         if scratch:
             db.make_scratch()
-        return cls(db, venue)
+            store._kv = {}
+        return store
 
     def close(self) -> None:
         self.db.close()
@@ -137,10 +143,17 @@ class Store(FillsMixin):
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             (key, value, iso(now)),
         )
+        if self._kv is not None:
+            self._kv[key] = value
 
     def get_kv(self, key: str) -> str | None:
+        if self._kv is not None and key in self._kv:
+            return self._kv[key]
         row = self.db.query_one("SELECT value FROM kv WHERE key = ?", (key,))
-        return str(row["value"]) if row else None
+        value = str(row["value"]) if row else None
+        if self._kv is not None:
+            self._kv[key] = value
+        return value
 
     def set_kv(self, key: str, value: str, now: datetime) -> None:
         with self.db.atomic() as conn:
@@ -164,12 +177,18 @@ class Store(FillsMixin):
 
     # -- exchange rules cache (R-EX-5) -----------------------------------------------------------------
     def cached_rules(self, now: datetime, ttl: timedelta) -> dict[str, SymbolRules] | None:
-        rows = self.db.query("SELECT * FROM exchange_rules WHERE venue = ?", (self.venue,))
-        if not rows or any(parse_iso(r["fetched_at"]) + ttl < now for r in rows):
+        if self._kv is not None and self._rules is not None:  # scratch: the rows this store last saved
+            rows = self._rules
+        else:
+            found = self.db.query("SELECT * FROM exchange_rules WHERE venue = ?", (self.venue,))
+            rows = [(parse_iso(r["fetched_at"]), _rules_from_json(r["payload"])) for r in found]
+            self._rules = rows if self._kv is not None else None
+        if not rows or any(fetched + ttl < now for fetched, _ in rows):
             return None
-        return {r["symbol"]: _rules_from_json(r["payload"]) for r in rows}
+        return {rules.symbol: rules for _, rules in rows}
 
     def save_rules(self, rules: Iterable[SymbolRules], now: datetime) -> None:
+        self._rules = None
         with self.db.atomic() as conn:
             conn.execute("DELETE FROM exchange_rules WHERE venue = ?", (self.venue,))
             conn.executemany(
@@ -353,7 +372,15 @@ def _exid(value: int | None) -> str | None:
     return str(value) if value is not None else None
 
 
-def _order_from_row(r: sqlite3.Row) -> LocalOrder:
+def _order_from_row(row: sqlite3.Row) -> LocalOrder:
+    return _parse_order(tuple(row.keys()), tuple(row))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_order(keys: tuple[str, ...], values: tuple[Any, ...]) -> LocalOrder:
+    """A row's LocalOrder (frozen), memoised by the row's content: an order that did not change since the last
+    read (an open order, cycle after cycle) is not parsed again."""
+    r = dict(zip(keys, values, strict=True))
     return LocalOrder(
         client_order_id=r["client_order_id"],
         exchange_order_id=int(r["exchange_order_id"]) if r["exchange_order_id"] is not None else None,
