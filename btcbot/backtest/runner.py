@@ -1,12 +1,13 @@
 """Backtest runner: replay candles through the same `run_cycle` against the simulator (SPEC §13).
 
 The exchange is the simulator (`SimExchange.ephemeral`, no database) fed by `CandleFeed`; the journal is an
-in-memory SQLite `Store`; the clock is virtual. For each candle, in order: the clock moves to the candle's
-close (open time + the bar length), the simulator advances one tick (resting orders fill against the
-candle's range and volume, see adapters/sim/candles.py), and every `every`-th candle (and the last) one
-cycle runs, exactly as `btcbot run` would, with the stage's configuration from the one registry
-(`bootstrap.STAGES`). Nothing touches the state directory or the network, and the result is a pure
-function of (candles, settings, stage, seed, every).
+in-memory SQLite `Store` (`ScratchStore`: the same tables and events, cheaper to write); the clock is virtual.
+Candles are replayed in blocks of `every`: the simulator advances one tick per candle, each at the candle's
+close (open time + the bar length; resting orders fill against the candle's range and volume, see
+adapters/sim/candles.py), then the clock is at the block's last close and one cycle runs, exactly as
+`btcbot run` would, with the stage's configuration from the one registry (`bootstrap.STAGES`). The last
+(possibly shorter) block ends with the last candle. Nothing touches the state directory or the network, and
+the result is a pure function of (candles, settings, stage, seed, every).
 
 After the last cycle, fills the venue made after that cycle's fill step (an order that crossed at
 submission) are recorded through the journal's own fill ingestion, so the report, taken from the bot's
@@ -25,6 +26,7 @@ from decimal import Decimal
 from btcbot.adapters.sim.candles import CandleFeed, candle_pair
 from btcbot.adapters.sim.config import SimConfig
 from btcbot.adapters.sim.exchange import SimExchange
+from btcbot.adapters.sqlite.scratch import ScratchStore
 from btcbot.adapters.sqlite.store import Store
 from btcbot.backtest.report import EquityPoint, ReportInputs, build_report
 from btcbot.bootstrap import stage_config
@@ -35,7 +37,7 @@ from btcbot.domain.errors import ConfigError
 from btcbot.domain.models import Balance
 from btcbot.domain.money import ZERO
 from btcbot.domain.symbols import SYMBOL_RE, split_symbol
-from btcbot.services.cycle import CycleReport, Deps, Mode, run_cycle
+from btcbot.services.cycle import CycleReport, Deps, Mode, StageConfig, run_cycle
 
 __all__ = ["START_CASH", "BacktestError", "BacktestResult", "BacktestSpec", "VirtualClock", "run_backtest"]
 
@@ -118,7 +120,7 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, keep: boo
     config = SimConfig(seed=spec.seed, tick_seconds=max(1, int(interval.total_seconds())), pairs=(pair,),
                        initial_balances={pair.quote: START_CASH}, auto_advance=False)
     sim = SimExchange.ephemeral(config, clock, CandleFeed(candles, spec.seed, book_every=spec.every))
-    store = Store.in_memory(MODE.venue, scratch=True)
+    store = ScratchStore.create(MODE.venue)
     try:
         with _quiet():
             curve, cycles = _replay(Deps(settings, sim, store, clock, MODE), stage, candles, interval, spec.every,
@@ -136,7 +138,7 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, keep: boo
     return BacktestResult(report, curve)
 
 
-def _replay(deps: Deps, stage: object, candles: Sequence[Candle], interval: timedelta, every: int,
+def _replay(deps: Deps, stage: StageConfig, candles: Sequence[Candle], interval: timedelta, every: int,
             progress: Progress | None) -> tuple[list[EquityPoint], int]:
     sim, clock = deps.exchange, deps.clock
     assert isinstance(sim, SimExchange) and isinstance(clock, VirtualClock)
@@ -147,7 +149,7 @@ def _replay(deps: Deps, stage: object, candles: Sequence[Candle], interval: time
         closes = [candle.open_time + interval for candle in candles[first:first + every]]
         clock.at = closes[-1]
         sim.advance_at(closes)  # one tick per candle, each at the candle's close
-        report = run_cycle(deps, stage)  # type: ignore[arg-type]
+        report = run_cycle(deps, stage)
         cycles += 1
         curve.append(_point(clock.at, sim.balances(), symbol, _mark(report, symbol)))
         done = first + len(closes)

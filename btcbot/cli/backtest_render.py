@@ -30,19 +30,20 @@ class LazyBar:
     """A rich progress bar on stderr that appears only once the work has taken more than a second (and only on a
     terminal). Call it with (done, total)."""
 
-    def __init__(self, description: str, delay: float = 1.0) -> None:
+    def __init__(self, description: str, delay: float = 1.0, console: Console | None = None) -> None:
         self.description = description
         self.delay = delay
+        self.console = console or err
         self.started = time.perf_counter()
         self.progress: Progress | None = None
         self.task: Any = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.progress is None:
-            if time.perf_counter() - self.started < self.delay or not err.is_terminal:
+            if time.perf_counter() - self.started < self.delay or not self.console.is_terminal:
                 return
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeRemainingColumn(), console=err, transient=True)
+                                     TimeRemainingColumn(), console=self.console, transient=True)
             self.progress.start()
             self.task = self.progress.add_task(self.description, total=total)
         self.progress.update(self.task, completed=done, total=total)

@@ -9,6 +9,7 @@ Gaps between candles are allowed; a repeated or earlier timestamp is not. Every 
 
 from __future__ import annotations
 
+import csv
 import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -116,7 +117,10 @@ def parse_csv(lines: Iterable[str], source: str = "candles") -> list[Candle]:
         line = raw.strip().lstrip("\ufeff")
         if not line:
             continue
-        fields = [f.strip() for f in line.split(",")]
+        try:
+            fields = [f.strip() for f in next(csv.reader([line]))]  # plain commas; quoted fields allowed
+        except csv.Error as exc:
+            raise CandleError(f"{source} line {number}: not a CSV row ({exc})") from None
         if not seen_header:
             if tuple(f.lower() for f in fields) != HEADER:
                 raise CandleError(f"{source} line {number}: the header must be {','.join(HEADER)}, got {line!r}")

@@ -190,3 +190,24 @@ def test_backtest_usdt_pair_is_refused_with_a_reason(tmp_path: Path) -> None:
     path.write_text("".join(format_csv(make_candles([85000, 85100]))))
     code, _, err = backtest("--candles", str(path), "--symbol", "BTCUSDT")
     assert code == 2 and "backtests support TRY pairs" in err
+
+
+def test_progress_bar_appears_on_a_terminal_only_after_the_delay() -> None:
+    import io
+
+    from rich.console import Console
+
+    from btcbot.cli.backtest_render import LazyBar
+
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=80)
+    patient = LazyBar("backtest", delay=60, console=terminal)
+    patient(1, 10)
+    assert patient.progress is None
+    eager = LazyBar("backtest", delay=0, console=terminal)
+    eager(5, 10)
+    eager.close()
+    assert eager.progress is not None and "5/10" in screen.getvalue()
+    piped = LazyBar("backtest", delay=0, console=Console(file=io.StringIO(), force_terminal=False))
+    piped(5, 10)
+    assert piped.progress is None  # no bar in logs and pipes

@@ -110,3 +110,9 @@ def test_parse_time_accepts_dates_and_rejects_milliseconds() -> None:
     assert parse_time("0") == datetime(1970, 1, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="milliseconds"):
         parse_time("1704067200000", "--from")
+
+
+def test_parse_csv_accepts_quoted_fields_and_refuses_broken_quotes() -> None:
+    assert _parse('"1704067200","100","110","90","105","1"')[0].close == Decimal(105)
+    with pytest.raises(CandleError, match="line 2: "):
+        _parse('1704067200,"100,110,90,105,1')

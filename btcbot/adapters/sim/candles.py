@@ -23,34 +23,24 @@ it, and resting orders fill by the range and flows, which every tick carries). T
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from btcbot.adapters.sim.config import DEFAULT_PAIRS, PairSpec
-from btcbot.adapters.sim.market import MarketTick
+from btcbot.adapters.sim.market import BookShape, MarketTick
 from btcbot.domain.candles import Candle
 from btcbot.domain.fees import fee_schedule
 from btcbot.domain.models import BookLevel, OrderBook, Side
 from btcbot.domain.money import ONE
 from btcbot.domain.symbols import SymbolRules, split_symbol
 
-__all__ = ["VOLUME_SHARE", "CandleBook", "CandleFeed", "candle_pair"]
+__all__ = ["CANDLE_BOOK", "VOLUME_SHARE", "CandleFeed", "candle_pair"]
 
 VOLUME_SHARE = Decimal("0.1")
 _BPS = Decimal("0.0001")
 _UNIT = 1_000_000  # u has 6 decimals
 _MASK = (1 << 64) - 1
-_TRY_MIN_NOTIONAL = Decimal("99.91")
-
-
-@dataclass(frozen=True, slots=True)
-class CandleBook:
-    """Shape of the synthetic book around each candle's close."""
-
-    spread_bps: Decimal = Decimal("8")
-    depth: int = 5
-    level_step_bps: Decimal = Decimal("3")
+CANDLE_BOOK = BookShape(depth=5)  # the random walk's spread and level step, fewer levels (sizes: volume share)
 
 
 def _mix(value: int) -> int:
@@ -65,13 +55,13 @@ class CandleFeed:
     """Replays `candles` as ticks (see the module docstring); one feed serves one symbol."""
 
     def __init__(self, candles: Sequence[Candle], seed: int, volume_share: Decimal = VOLUME_SHARE,
-                 shape: CandleBook | None = None, book_every: int = 1) -> None:
+                 shape: BookShape = CANDLE_BOOK, book_every: int = 1) -> None:
         if not candles or book_every < 1:
             raise ValueError("a candle feed needs at least one candle and book_every >= 1")
         self.candles = candles
         self.seed = seed
         self.volume_share = volume_share
-        self.shape = shape or CandleBook()
+        self.shape = shape
         self.book_every = book_every
         self._seed_hash = _mix(seed & _MASK)
 
@@ -127,8 +117,8 @@ def candle_pair(symbol: str, price: Decimal) -> PairSpec:
     """The simulated pair for a backtest of `symbol` starting at `price`.
 
     A pair the simulator knows keeps its scales, minimum and fees; another TRY pair gets BTCTurk's TRY fees
-    (domain.fees), a 99.91 TRY minimum, 8 base decimals and a price scale that keeps one price step near
-    one basis point of `price` (0 decimals at 10,000 and above, 3 decimals around 40).
+    (domain.fees), the simulator's TRY minimum order value (99.91), 8 base decimals and a price scale that
+    keeps one price step near one basis point of `price` (0 decimals at 10,000 and above, 3 around 40).
     """
     for spec in DEFAULT_PAIRS:
         if spec.symbol == symbol:
@@ -136,7 +126,8 @@ def candle_pair(symbol: str, price: Decimal) -> PairSpec:
                             spec.min_notional, price, spec.maker_fee, spec.taker_fee, spec.market_orders)
     _, quote = split_symbol(symbol)
     fees = fee_schedule(quote)
+    minimum = next(spec.min_notional for spec in DEFAULT_PAIRS if spec.quote == quote)
     price_scale = max(0, 4 - price.adjusted())
-    return PairSpec(symbol, 8, max(2, price_scale), price_scale, ONE.scaleb(-price_scale),
-                    _TRY_MIN_NOTIONAL if quote == "TRY" else Decimal(10), price, fees.maker, fees.taker)
+    return PairSpec(symbol, 8, max(2, price_scale), price_scale, ONE.scaleb(-price_scale), minimum, price,
+                    fees.maker, fees.taker)
 

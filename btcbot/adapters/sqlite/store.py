@@ -30,6 +30,7 @@ __all__ = ["DB_FILENAME", "Store", "iso", "parse_iso"]
 DB_FILENAME = "btcbot.sqlite"
 
 
+@functools.lru_cache(maxsize=256)  # a cycle stamps dozens of rows with the same `now`
 def iso(ts: datetime) -> str:
     """UTC ISO-8601 with microseconds: sorts lexicographically."""
     if ts.tzinfo is None:
@@ -52,9 +53,6 @@ class Store(FillsMixin):
         self.db = db
         self.venue = venue
         self._event_seq = 0
-        # A scratch journal has a single writer, this object: it may answer kv and rules reads from memory.
-        self._kv: dict[str, str | None] | None = None
-        self._rules: list[tuple[datetime, SymbolRules]] | None = None
 
     @classmethod
     def open(cls, state_dir: Path, venue: str) -> Store:
@@ -64,16 +62,11 @@ class Store(FillsMixin):
         return cls(db, venue)
 
     @classmethod
-    def in_memory(cls, venue: str, scratch: bool = False) -> Store:
-        """A private journal in memory: never touches the state directory, gone on close. `scratch` (backtests)
-        drops per-block transactions (Database.make_scratch): discard the store after any error."""
+    def in_memory(cls, venue: str) -> Store:
+        """A private journal in memory: never touches the state directory, gone on close."""
         db = Database(":memory:")
         migrate(db)
-        store = cls(db, venue)
-        if scratch:
-            db.make_scratch()
-            store._kv = {}
-        return store
+        return cls(db, venue)
 
     def close(self) -> None:
         self.db.close()
@@ -143,17 +136,10 @@ class Store(FillsMixin):
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             (key, value, iso(now)),
         )
-        if self._kv is not None:
-            self._kv[key] = value
 
     def get_kv(self, key: str) -> str | None:
-        if self._kv is not None and key in self._kv:
-            return self._kv[key]
         row = self.db.query_one("SELECT value FROM kv WHERE key = ?", (key,))
-        value = str(row["value"]) if row else None
-        if self._kv is not None:
-            self._kv[key] = value
-        return value
+        return str(row["value"]) if row else None
 
     def set_kv(self, key: str, value: str, now: datetime) -> None:
         with self.db.atomic() as conn:
@@ -177,18 +163,12 @@ class Store(FillsMixin):
 
     # -- exchange rules cache (R-EX-5) -----------------------------------------------------------------
     def cached_rules(self, now: datetime, ttl: timedelta) -> dict[str, SymbolRules] | None:
-        if self._kv is not None and self._rules is not None:  # scratch: the rows this store last saved
-            rows = self._rules
-        else:
-            found = self.db.query("SELECT * FROM exchange_rules WHERE venue = ?", (self.venue,))
-            rows = [(parse_iso(r["fetched_at"]), _rules_from_json(r["payload"])) for r in found]
-            self._rules = rows if self._kv is not None else None
-        if not rows or any(fetched + ttl < now for fetched, _ in rows):
+        rows = self.db.query("SELECT * FROM exchange_rules WHERE venue = ?", (self.venue,))
+        if not rows or any(parse_iso(r["fetched_at"]) + ttl < now for r in rows):
             return None
-        return {rules.symbol: rules for _, rules in rows}
+        return {r["symbol"]: _rules_from_json(r["payload"]) for r in rows}
 
     def save_rules(self, rules: Iterable[SymbolRules], now: datetime) -> None:
-        self._rules = None
         with self.db.atomic() as conn:
             conn.execute("DELETE FROM exchange_rules WHERE venue = ?", (self.venue,))
             conn.executemany(
