@@ -223,12 +223,16 @@ class MatchingEngine:
         times, wall = self._schedule(now, ticks)
         return self._run(times, wall, now)
 
-    def advance_at(self, times: Sequence[datetime]) -> int:
-        """Exactly one tick at each of `times` (increasing, none before the latest stamp): uneven tick times,
-        e.g. backtest candles with gaps, in one call. Returns the number of ticks."""
+    def check_tick_times(self, times: Sequence[datetime]) -> None:
+        """ValueError unless `times` increase and none is before the latest stamp (nothing is changed)."""
         floor = max(self.state.last_wall, self.state.last_event)
         if times and (times[0] < floor or any(b <= a for a, b in itertools.pairwise(times))):
             raise ValueError("tick times must increase from the latest stamp")
+
+    def advance_at(self, times: Sequence[datetime]) -> int:
+        """Exactly one tick at each of `times` (see check_tick_times): uneven tick times, e.g. backtest
+        candles with gaps, in one call. Returns the number of ticks."""
+        self.check_tick_times(times)
         return self._run(list(times), times[-1], times[-1]) if times else 0
 
     def _run(self, times: list[datetime], wall: datetime, now: datetime) -> int:

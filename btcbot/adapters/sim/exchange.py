@@ -196,6 +196,7 @@ class SimExchange:
         """One tick at each of `times` (increasing), in one transaction: a replay with uneven tick times."""
         with self._guard():
             stamps = [_utc(t) for t in times]
+            self._engine.check_tick_times(stamps)  # a bad call changes nothing (and is not a corruption)
             return self._mutate(lambda: self._engine.advance_at(stamps))
 
     @property
