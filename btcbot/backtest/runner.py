@@ -9,6 +9,10 @@ adapters/sim/candles.py), then the clock is at the block's last close and one cy
 (possibly shorter) block ends with the last candle. Nothing touches the state directory or the network, and
 the result is a pure function of (candles, settings, stage, seed, every).
 
+The account starts with the simulator's default balance of the quote currency only (20,000 TRY or 2,000 USDT).
+A USDT pair also carries USDTTRY standing still at the simulator's price, so the TRY-denominated settings
+convert as they do live (CandleFeed `flat`).
+
 After the last cycle, fills the venue made after that cycle's fill step (an order that crossed at
 submission) are recorded through the journal's own fill ingestion, so the report, taken from the bot's
 ledger, covers every fill the venue made.
@@ -24,7 +28,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from btcbot.adapters.sim.candles import CandleFeed, candle_pair
-from btcbot.adapters.sim.config import SimConfig
+from btcbot.adapters.sim.config import DEFAULT_PAIRS, SimConfig
 from btcbot.adapters.sim.exchange import SimExchange
 from btcbot.adapters.sqlite.scratch import ScratchStore
 from btcbot.adapters.sqlite.store import Store
@@ -41,7 +45,8 @@ from btcbot.services.cycle import CycleReport, Deps, Mode, StageConfig, run_cycl
 
 __all__ = ["START_CASH", "BacktestError", "BacktestResult", "BacktestSpec", "VirtualClock", "run_backtest"]
 
-START_CASH = Decimal("20000")
+START_CASH = {"TRY": Decimal("20000"), "USDT": Decimal("2000")}  # the simulator's default balances
+USDTTRY = "USDTTRY"  # a USDT pair's backtest converts TRY amounts at its fixed simulator price (42.5)
 MODE = Mode("sim", False, ("backtest: orders go to the simulator replaying candles",))
 Progress = Callable[[int, int], None]
 
@@ -87,8 +92,6 @@ class BacktestResult:
 def _check(spec: BacktestSpec) -> None:
     if not SYMBOL_RE.match(spec.symbol):
         raise ConfigError(f"--symbol: {spec.symbol!r} is not a pair like BTCTRY")
-    if split_symbol(spec.symbol)[1] != "TRY":
-        raise ConfigError(f"--symbol {spec.symbol}: backtests support TRY pairs (the strategy's amounts are in TRY)")
     if spec.every < 1:
         raise ConfigError("--every must be at least 1")
     if not spec.candles:
@@ -117,9 +120,11 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, keep: boo
     interval = candle_interval(candles)
     clock = VirtualClock(candles[0].open_time)
     pair = candle_pair(spec.symbol, candles[0].open)
-    config = SimConfig(seed=spec.seed, tick_seconds=max(1, int(interval.total_seconds())), pairs=(pair,),
-                       initial_balances={pair.quote: START_CASH}, auto_advance=False)
-    sim = SimExchange.ephemeral(config, clock, CandleFeed(candles, spec.seed, book_every=spec.every))
+    flat = {p.symbol: p.start_price for p in DEFAULT_PAIRS if p.symbol == USDTTRY and pair.quote == "USDT"}
+    config = SimConfig(seed=spec.seed, tick_seconds=max(1, int(interval.total_seconds())),
+                       pairs=(pair, *(p for p in DEFAULT_PAIRS if p.symbol in flat)),
+                       initial_balances={pair.quote: START_CASH[pair.quote]}, auto_advance=False)
+    sim = SimExchange.ephemeral(config, clock, CandleFeed(candles, spec.seed, book_every=spec.every, flat=flat))
     store = ScratchStore.create(MODE.venue)
     try:
         with _quiet():

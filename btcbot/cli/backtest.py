@@ -15,7 +15,7 @@ backtest_app = typer.Typer(name="backtest", invoke_without_command=True, no_args
 
 SampleOpt = Annotated[bool, typer.Option("--sample", help="Replay the synthetic BTCTRY sample shipped with btcbot.")]
 CandlesOpt = Annotated[Path | None, typer.Option("--candles", help="Candle CSV: timestamp,open,high,low,close,volume.")]
-SymbolOpt = Annotated[str | None, typer.Option("--symbol", help="The pair of --candles, e.g. BTCTRY (TRY pairs).")]
+SymbolOpt = Annotated[str | None, typer.Option("--symbol", help="The pair of --candles, e.g. BTCTRY or BTCUSDT.")]
 StageOpt = Annotated[str, typer.Option("--stage", help="Stage configuration: 3, 4 or 7 (as this build has them).")]
 FromOpt = Annotated[str | None, typer.Option("--from", help="First candle (open time; epoch seconds or ISO-8601).")]
 ToOpt = Annotated[str | None, typer.Option("--to", help="Last candle (inclusive; epoch seconds or ISO-8601).")]
@@ -63,12 +63,14 @@ def sweep(grid: GridOpt, sample: SampleOpt = False, candles: CandlesOpt = None, 
 
     The grid file maps setting names to lists of values, e.g. `\\[grid]` / `min_profit_bps = ["30", "50"]` /
     `order_notional_try = ["150", "250"]`: one backtest per combination. Every point is validated first
-    (exit 2 names the bad one). --json prints [{"params": {...}, "report": {...}}] in grid order."""
+    (exit 2 names the bad one). Without --candles the sweep replays the sample. --json prints
+    [{"params": {...}, "report": {...}}] in grid order."""
     from btcbot.backtest.service import backtest_spec
     from btcbot.backtest.sweep import load_grid, run_sweep
     from btcbot.cli.backtest_render import render_sweep, sweep_progress
 
-    base = backtest_spec(sample, candles, symbol, stage, start, end, seed, every, sets or [], config)
+    use_sample = sample or candles is None  # SPEC §0.1 writes `sweep --grid PATH`: the sample by default
+    base = backtest_spec(use_sample, candles, symbol, stage, start, end, seed, every, sets or [], config)
     points = load_grid(grid, base.settings, sort_by)
     with sweep_progress(len(points)) as progress:
         results = run_sweep(base, points, jobs=jobs, scheduler=dask_scheduler, progress=progress)

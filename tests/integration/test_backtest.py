@@ -185,11 +185,15 @@ def test_backtest_malformed_csv_exits_2_naming_the_line(tmp_path: Path, content:
     assert message in err
 
 
-def test_backtest_usdt_pair_is_refused_with_a_reason(tmp_path: Path) -> None:
+def test_backtest_usdt_pair_converts_try_amounts_at_the_fixed_usdttry_rate(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
-    path.write_text("".join(format_csv(make_candles([85000, 85100]))))
-    code, _, err = backtest("--candles", str(path), "--symbol", "BTCUSDT")
-    assert code == 2 and "backtests support TRY pairs" in err
+    closes = [85000 + (i % 7) * 40 - (i % 5) * 30 for i in range(120)]
+    path.write_text("".join(format_csv(make_candles(closes, spread="0.0008", volume="2"))))
+    code, out, err = backtest("--candles", str(path), "--symbol", "BTCUSDT", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["quote"], report["start_equity"]) == ("USDT", "2000")
+    assert report["fills"] > 0 and identity_holds(report)
 
 
 def test_progress_bar_appears_on_a_terminal_only_after_the_delay() -> None:

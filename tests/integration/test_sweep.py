@@ -95,3 +95,11 @@ def test_sweep_unknown_sort_key_and_missing_grid_exit_2(grid: Path) -> None:
     assert sweep("--grid", str(grid), *DATA, "--sort-by", "luck")[0] == 2
     code, _, err = sweep("--grid", "nowhere.toml", *DATA)
     assert code == 2 and "--grid: file nowhere.toml does not exist" in err
+
+
+def test_sweep_without_data_options_replays_the_sample(tmp_path: Path) -> None:
+    path = tmp_path / "grid.toml"
+    path.write_text('[grid]\nmin_profit_bps = ["40"]\n')
+    code, out, err = sweep("--grid", str(path), "--to", "2025-01-06T01:00:00Z", "--json")
+    assert code == 0, err
+    assert json.loads(out)[0]["report"]["candles"] == 61

@@ -15,6 +15,9 @@ Tick 0 (the market's creation) sits at the first candle's open price; tick i (i 
 Candle times are not used here: the backtest runner advances the simulator one tick per candle, at the
 candle's close time, so a cycle only ever sees candles that have closed.
 
+Pairs in `flat` stand still at a fixed price (a book of minimum-size levels, no range, no flows): a backtest of a
+USDT pair carries USDTTRY this way, so the strategy's TRY amounts convert at a fixed rate.
+
 Books are built only where a cycle reads them: with `book_every=N`, at ticks 0, N, 2N, ... and the last
 candle's tick (the runner runs a cycle after those); the ticks in between carry an empty book (nobody reads
 it, and resting orders fill by the range and flows, which every tick carries). The default builds every book.
@@ -22,7 +25,7 @@ it, and resting orders fill by the range and flows, which every tick carries). T
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -31,7 +34,7 @@ from btcbot.adapters.sim.market import BookShape, MarketTick
 from btcbot.domain.candles import Candle
 from btcbot.domain.fees import fee_schedule
 from btcbot.domain.models import BookLevel, OrderBook, Side
-from btcbot.domain.money import ONE
+from btcbot.domain.money import ONE, ZERO
 from btcbot.domain.symbols import SymbolRules, split_symbol
 
 __all__ = ["CANDLE_BOOK", "VOLUME_SHARE", "CandleFeed", "candle_pair"]
@@ -55,7 +58,8 @@ class CandleFeed:
     """Replays `candles` as ticks (see the module docstring); one feed serves one symbol."""
 
     def __init__(self, candles: Sequence[Candle], seed: int, volume_share: Decimal = VOLUME_SHARE,
-                 shape: BookShape = CANDLE_BOOK, book_every: int = 1) -> None:
+                 shape: BookShape = CANDLE_BOOK, book_every: int = 1,
+                 flat: Mapping[str, Decimal] | None = None) -> None:
         if not candles or book_every < 1:
             raise ValueError("a candle feed needs at least one candle and book_every >= 1")
         self.candles = candles
@@ -63,6 +67,7 @@ class CandleFeed:
         self.volume_share = volume_share
         self.shape = shape
         self.book_every = book_every
+        self.flat = dict(flat or {})  # other pairs at a fixed price (USDTTRY for a USDT pair's TRY caps)
         self._seed_hash = _mix(seed & _MASK)
 
     def uniform(self, tick: int, side: int) -> Decimal:
@@ -71,6 +76,11 @@ class CandleFeed:
         return Decimal(mixed % (_UNIT + 1)).scaleb(-6)
 
     def tick(self, symbol: str, tick: int, previous_mid: Decimal, rules: SymbolRules, at: datetime) -> MarketTick:
+        if symbol in self.flat:
+            price = self.flat[symbol]
+            wanted = tick % self.book_every == 0 or tick >= len(self.candles)
+            return MarketTick(mid=price, book=self.book(symbol, price, ZERO, rules, at) if wanted
+                              else OrderBook(symbol, (), (), at))
         if tick == 0:
             first = self.candles[0]
             return MarketTick(mid=first.open, book=self.book(symbol, first.open, first.volume, rules, at))
