@@ -54,7 +54,7 @@ def test_backtest_sample_twice_prints_byte_identical_json_with_the_report_keys(i
     assert not isolated_env.exists()  # a backtest never creates or touches the state directory
 
 
-def test_backtest_seed_changes_the_volume_draws_not_the_inputs() -> None:
+def test_backtest_seed_is_echoed_and_the_data_digest_depends_only_on_the_data() -> None:
     reports = [json.loads(backtest("--sample", *SLICE, "--json", "--seed", seed)[1]) for seed in ("1", "2")]
     assert reports[0]["seed"] == 1 and reports[1]["seed"] == 2
     assert reports[0]["data_sha256"] == reports[1]["data_sha256"]
