@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from btcbot.backtest import charts
 from btcbot.backtest.runner import BacktestSpec, run_backtest
+from btcbot.bootstrap import STAGES
 from btcbot.cli import app
 from btcbot.config import load_settings
 from btcbot.domain.accounting import replay
@@ -148,8 +149,7 @@ def test_backtest_of_an_unseen_csv_with_gaps_and_5_minute_candles(tmp_path: Path
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--sample", "--stage", "4"], "--stage 4: not available in this build"),
-    (["--sample", "--stage", "7"], "--stage 7: not available in this build"),
+    (["--sample", "--stage", "9"], "--stage 9: not available in this build"),
     (["--sample", "--set", "nope=1"], "--set nope: unknown setting"),
     (["--sample", "--set", "min_profit_bps"], "expected KEY=VALUE"),
     (["--sample", "--set", "min_profit_bps=abc"], "BTCBOT_MIN_PROFIT_BPS"),
@@ -167,6 +167,16 @@ def test_backtest_of_an_unseen_csv_with_gaps_and_5_minute_candles(tmp_path: Path
 def test_backtest_usage_errors_exit_2_naming_the_problem(args: list[str], message: str) -> None:
     code, out, err = backtest(*args)
     assert code == 2 and message in err and "Traceback" not in err + out
+
+
+@pytest.mark.parametrize("stage", ["3", "4", "7"])
+def test_backtest_stage_runs_when_registered_else_exits_2(stage: str) -> None:
+    code, out, err = backtest("--sample", "--to", "2025-01-06T01:00:00Z", "--stage", stage, "--json")
+    if stage in STAGES:  # the one registry (bootstrap.STAGES) decides; the lead adds stages 4 and 7 there
+        report = json.loads(out)
+        assert code == 0 and report["stage"] == stage and identity_holds(report)
+    else:
+        assert code == 2 and f"--stage {stage}: not available in this build" in err and out == ""
 
 
 @pytest.mark.parametrize(("content", "message"), [
