@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -26,8 +26,8 @@ from btcbot.services.cycle import Deps, Mode, StageConfig
 if TYPE_CHECKING:  # imported lazily at run time: keeps `btcbot --help` fast
     from btcbot.adapters.btcturk import BtcTurkExchange
 
-__all__ = ["SIM_DB_FILENAME", "SystemClock", "open_deps", "select_mode", "stage3_config", "stage7_config",
-           "stage7_first"]
+__all__ = ["SIM_DB_FILENAME", "STAGES", "SystemClock", "open_deps", "select_mode", "stage3_config",
+           "stage7_config", "stage7_first", "stage_builder", "stage_config"]
 
 SIM_DB_FILENAME = "sim.sqlite"
 PAPER_DB_FILENAME = "paper.sqlite"
@@ -81,6 +81,29 @@ def stage7_first(settings: Settings, with_stage4: bool) -> tuple[StageConfig, ..
     if not with_stage4:
         return ()
     raise ConfigError("--with-stage4: stage 4 is not available in this build")  # wiring: (stage4_config(settings),)
+
+
+StageBuilder = Callable[[Settings], StageConfig]
+
+# The one registry of stage configurations (backtests and sweeps choose from it): one line per stage.
+STAGES: dict[str, StageBuilder] = {
+    "3": stage3_config,
+    "7": stage7_config,
+}
+
+
+def stage_builder(stage: str) -> StageBuilder:
+    """The registered builder of `stage`; a stage this build does not have is a usage error (exit 2)."""
+    builder = STAGES.get(stage)
+    if builder is None:
+        available = ", ".join(sorted(STAGES))
+        raise ConfigError(f"--stage {stage}: not available in this build (available: {available})")
+    return builder
+
+
+def stage_config(stage: str, settings: Settings) -> StageConfig:
+    """The StageConfig of `stage` built from settings."""
+    return stage_builder(stage)(settings)
 
 
 def search_budget(settings: Settings) -> SearchBudget:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from btcbot.domain.accounting import Position
+from btcbot.domain.candles import Candle
 from btcbot.domain.market import MarketSnapshot
 from btcbot.domain.models import (
     Balance,
@@ -35,6 +36,7 @@ __all__ = [
     "D",
     "make_balances",
     "make_book",
+    "make_candles",
     "make_intent",
     "make_order",
     "make_plan_params",
@@ -305,3 +307,18 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += timedelta(seconds=seconds)
+
+
+def make_candles(closes: list[Amount], *, start: datetime = T0, spread: Amount = "0.002", volume: Amount = "1",
+                 minutes: int = 1) -> list[Candle]:
+    """1-minute candles (or `minutes`) closing at `closes`, each opening at the previous close, with a high/low
+    `spread` (a fraction) beyond open and close."""
+    candles: list[Candle] = []
+    previous = D(closes[0])
+    for index, value in enumerate(closes):
+        close = D(value)
+        high = max(previous, close) * (1 + D(spread))
+        low = min(previous, close) * (1 - D(spread))
+        candles.append(Candle(start + timedelta(minutes=index * minutes), previous, high, low, close, D(volume)))
+        previous = close
+    return candles

@@ -67,8 +67,11 @@ def dec_str(value: Decimal) -> str:
     return format(value.normalize(exact), "f")
 
 
+_STEPS = tuple(Decimal(1).scaleb(-scale) for scale in range(41))  # 1, 0.1, ... 1E-40: built once
+
+
 def _step(scale: int) -> Decimal:
-    return Decimal(1).scaleb(-scale)
+    return _STEPS[scale] if 0 <= scale < len(_STEPS) else Decimal(1).scaleb(-scale)
 
 
 def quantize_scale(value: Decimal, scale: int, rounding: str) -> Decimal:

@@ -24,6 +24,7 @@ __all__ = ["BASELINE_KEY", "check_balances", "implied_now", "managed_assets", "s
 
 BASELINE_KEY = "balance_baseline"
 STREAK_KEY = "balance_mismatch_streak"
+IMPLIED_KEY = "balance_implied"
 
 
 def managed_assets(symbols: Iterable[str]) -> set[str]:
@@ -40,20 +41,29 @@ def set_baseline(store: Store, balances: Mapping[str, Balance], now: datetime) -
     store.set_kv(STREAK_KEY, "0", now)
 
 
-def implied_now(store: Store) -> dict[str, Decimal] | None:
+def implied_now(store: Store, now: datetime | None = None) -> dict[str, Decimal] | None:
+    """The totals the baseline and every fill recorded since imply. With `now`, the running sum is kept
+    (IMPLIED_KEY, tied to its baseline) so that the next check reads only the fills recorded after this one;
+    sums of decimals are exact, so this always equals summing every fill since the baseline."""
     text = store.get_kv(BASELINE_KEY)
     if text is None:
         return None
-    baseline = json.loads(text)
-    fills, _ = store.fills_after(int(baseline["fill_row"]))
-    return implied_totals({a: to_decimal(v) for a, v in baseline["totals"].items()}, fills)
+    cached = json.loads(store.get_kv(IMPLIED_KEY) or "{}")
+    if cached.get("baseline") != text:
+        cached = {"baseline": text, **json.loads(text)}
+    fills, last_row = store.fills_after(int(cached["fill_row"]))
+    totals = implied_totals({a: to_decimal(v) for a, v in cached["totals"].items()}, fills)
+    if fills and now is not None:
+        cached.update(fill_row=last_row, totals={a: dec_str(v) for a, v in totals.items()})
+        store.set_kv(IMPLIED_KEY, json.dumps(cached, sort_keys=True), now)
+    return totals
 
 
 def check_balances(store: Store, balances: Mapping[str, Balance] | None, symbols: Iterable[str],
                    tolerance_bps: Decimal, reduce_only: bool, now: datetime, cycle_id: int | None) -> list[Mismatch]:
     if balances is None:
         return []
-    implied = implied_now(store)
+    implied = implied_now(store, now)
     if implied is None:
         set_baseline(store, balances, now)
         return []

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,7 +57,8 @@ def refresh(exchange: Exchange, symbols: Sequence[str], rules: dict[str, SymbolR
     """One concurrent round of independent reads (R-EX-6). Open orders must succeed; a failed book makes
     that symbol stale; failed balances degrade the cycle to sell-only (R-SAFE-3)."""
     wanted = [s for s in book_symbols(symbols) if s in rules]
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(wanted) + 3)) as pool:
+    serial = getattr(exchange, "serial_reads", False)  # an in-process venue: threads would only add cost
+    with _Inline() if serial else ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(wanted) + 3)) as pool:
         books_f = {s: pool.submit(exchange.order_book, s) for s in wanted}
         balances_f = pool.submit(exchange.balances)
         open_f = pool.submit(exchange.open_orders, list(symbols))
@@ -88,6 +89,18 @@ def refresh(exchange: Exchange, symbols: Sequence[str], rules: dict[str, SymbolR
             balances = {b.asset: b for b in balance_list}
     snapshot = MarketSnapshot(now=now, books=books, rules=rules, balances=balances, stale=stale)
     return Refresh(snapshot, open_orders, fills, events)
+
+
+class _Inline(Executor):
+    """Runs each submitted call at once in the caller's thread (same Future semantics, no threads)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
 
 
 def _outcome(fut: Future[Any]) -> tuple[Any, str]:

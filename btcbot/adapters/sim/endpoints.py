@@ -22,6 +22,7 @@ from typing import Any
 from btcbot.adapters.sim import wire
 from btcbot.adapters.sim.config import PairSpec
 from btcbot.adapters.sim.exchange import SimExchange
+from btcbot.adapters.sim.klines import klines_reply
 from btcbot.adapters.sim.state import SimFill
 from btcbot.adapters.sim.validation import normalize_symbol
 from btcbot.domain.errors import OrderNotFound, Rejected
@@ -95,6 +96,7 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", "/api/v1/openorders", "GET /api/v1/openOrders", "open_orders"),
     _route("GET", "/api/v1/allorders", "GET /api/v1/allOrders", "all_orders"),
     _route("GET", "/api/v1/users/transactions/trade", "GET /api/v1/users/transactions/trade", "user_trades"),
+    _route("GET", "/v1/klines/history", "GET graph:/v1/klines/history", "klines"),  # graph-api (§4.7)
 )
 
 
@@ -237,6 +239,16 @@ class Endpoints:
         last = max(1, min(_int_param(request.query, "last", 50) or 50, 1000))
         fills = self._visible_fills([spec.symbol])[-last:]
         return Reply(200, wire.envelope([wire.public_trade_json(f, spec) for f in reversed(fills)]))
+
+    def klines(self, request: Request) -> Reply:
+        """Candles of the simulated market since the server started (adapters/sim/klines.py)."""
+        spec = self._known(_param(request.query, "symbol"))
+        resolution = _int_param(request.query, "resolution", 1) or 1
+        now = int(self._now().timestamp())
+        start, end = _int_param(request.query, "from", 0) or 0, _int_param(request.query, "to", now) or now
+        if resolution <= 0:
+            raise WireError(400, "INVALID_REQUEST_ERROR", 1037)
+        return Reply(200, klines_reply(self.sim.history(spec.symbol), resolution * 60, start, end, spec.price_scale))
 
     # ----------------------------------------------------------------------------------- private
 

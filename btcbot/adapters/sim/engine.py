@@ -8,6 +8,10 @@ Fill model
   - On each tick the feed gives a new book. A resting buy at p fills as maker at p against the new ask
     levels priced <= p (limited by their sizes), then against the tick's sell flow if p >= best bid;
     sells symmetrically. Orders are served best price first, then oldest first.
+  - A tick that carries a traded range (`MarketTick.low/high`, a backtest candle) fills resting orders by
+    that range instead: a buy at p fills as maker at p when low < p (a touch, low == p, does not fill), a
+    sell when high > p, each side limited by the tick's flow (the sell flow for buys, the buy flow for
+    sells), best price first, then oldest first. The new book's levels are not taken by resting orders.
   - A market buy spends at most its quote amount (notional + fee + tax), a market sell sells its base
     amount; both walk the book no further than `market_slippage` from the best opposite price, the
     rest is dropped and the order ends `Closed` (`Canceled` if nothing at all could be filled).
@@ -21,7 +25,9 @@ and credits qty of base; a sell debits qty of base and credits price × qty − 
 
 from __future__ import annotations
 
+import itertools
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -215,6 +221,21 @@ class MatchingEngine:
         if now < self.state.last_wall or now < self.state.last_event:
             return 0
         times, wall = self._schedule(now, ticks)
+        return self._run(times, wall, now)
+
+    def check_tick_times(self, times: Sequence[datetime]) -> None:
+        """ValueError unless `times` increase and none is before the latest stamp (nothing is changed)."""
+        floor = max(self.state.last_wall, self.state.last_event)
+        if times and (times[0] < floor or any(b <= a for a, b in itertools.pairwise(times))):
+            raise ValueError("tick times must increase from the latest stamp")
+
+    def advance_at(self, times: Sequence[datetime]) -> int:
+        """Exactly one tick at each of `times` (see check_tick_times): uneven tick times, e.g. backtest
+        candles with gaps, in one call. Returns the number of ticks."""
+        self.check_tick_times(times)
+        return self._run(list(times), times[-1], times[-1]) if times else 0
+
+    def _run(self, times: list[datetime], wall: datetime, now: datetime) -> int:
         for at in times:
             self._step(at)
         if wall != self.state.last_wall:
@@ -270,12 +291,41 @@ class MatchingEngine:
             self.state.books[symbol] = book
             buy_flow = rules.quantize_quantity(market.buy_flow)
             sell_flow = rules.quantize_quantity(market.sell_flow)
-            self._match_resting(symbol, book, (buy_flow, sell_flow), at)
+            if market.low is not None and market.high is not None:
+                self._match_range(symbol, (market.low, market.high), (buy_flow, sell_flow), at)
+            else:
+                self._match_resting(symbol, book, (buy_flow, sell_flow), at)
 
-    def _match_resting(self, symbol: str, book: SimBook, flows: tuple[Decimal, Decimal], at: datetime) -> None:
+    def _resting(self, symbol: str) -> tuple[list[SimOrder], list[SimOrder]]:
+        """Open buys (best price first, then oldest) and sells of `symbol`."""
         resting = [self.state.orders[i] for i in sorted(self._open) if self.state.orders[i].symbol == symbol]
         buys = sorted((o for o in resting if o.side is Side.BUY), key=lambda o: (-o.price, o.order_id))
         sells = sorted((o for o in resting if o.side is Side.SELL), key=lambda o: (o.price, o.order_id))
+        return buys, sells
+
+    def _match_range(self, symbol: str, span: tuple[Decimal, Decimal], flows: tuple[Decimal, Decimal],
+                     at: datetime) -> None:
+        """Fill resting orders the traded range went through, within the tick's flows (maker, own price)."""
+        if not self._open:
+            return
+        low, high = span
+        buy_flow, sell_flow = flows
+        buys, sells = self._resting(symbol)
+        for order in buys:
+            if sell_flow <= 0 or order.price <= low:
+                break
+            qty = min(order.left, sell_flow)
+            self._fill(order, order.price, qty, maker=True, at=at)
+            sell_flow -= qty
+        for order in sells:
+            if buy_flow <= 0 or order.price >= high:
+                break
+            qty = min(order.left, buy_flow)
+            self._fill(order, order.price, qty, maker=True, at=at)
+            buy_flow -= qty
+
+    def _match_resting(self, symbol: str, book: SimBook, flows: tuple[Decimal, Decimal], at: datetime) -> None:
+        buys, sells = self._resting(symbol)
         best_bid = book.bids[0].price if book.bids else None
         best_ask = book.asks[0].price if book.asks else None
         buy_flow, sell_flow = flows

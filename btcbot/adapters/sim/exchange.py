@@ -10,6 +10,8 @@ moves on `advance()` (cron step mode), but delayed cancels still complete when t
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,12 +20,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from btcbot.adapters.sim.config import SimConfig
 from btcbot.adapters.sim.engine import MatchingEngine
+from btcbot.adapters.sim.klines import HistoryFeed, TickSample
 from btcbot.adapters.sim.market import MarketFeed, RandomWalkFeed
-from btcbot.adapters.sim.state import SimFill, SimOrder
+from btcbot.adapters.sim.state import Changes, EngineState, SimFill, SimOrder
 from btcbot.adapters.sim.store import SimStore
 from btcbot.adapters.sim.validation import REJECT_CODES, normalize_symbol
 from btcbot.domain.errors import ExchangeError, OrderNotFound, StateError
@@ -48,12 +51,33 @@ def _utc(now: datetime) -> datetime:
     return now.astimezone(UTC)
 
 
+class _Persistence(Protocol):
+    def load(self) -> EngineState | None: ...
+    def save(self, state: EngineState, changes: Changes) -> None: ...
+    def close(self) -> None: ...
+
+
+class _NotPersisted:
+    """Persistence of an ephemeral simulator: nothing is written, so there is nothing to reload."""
+
+    def load(self) -> EngineState | None:
+        return None
+
+    def save(self, state: EngineState, changes: Changes) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 class SimExchange:
-    """A deterministic BTCTurk-like venue. Create it with `SimExchange.open(path, config, clock)`."""
+    """A deterministic BTCTurk-like venue. Create it with `SimExchange.open(path, config, clock)`, or
+    `SimExchange.ephemeral(config, clock, feed)` for one that lives in memory only (backtests)."""
 
     name = "sim"
+    serial_reads = True  # calls are serialised by one lock: the cycle reads without a thread pool
 
-    def __init__(self, store: SimStore, engine: MatchingEngine, clock: Clock) -> None:
+    def __init__(self, store: _Persistence, engine: MatchingEngine, clock: Clock) -> None:
         self._store = store
         self._engine = engine
         self._clock = clock
@@ -83,6 +107,16 @@ class SimExchange:
             store.close()
             raise
         return cls(store, engine, clock)
+
+    @classmethod
+    def ephemeral(cls, config: SimConfig, clock: Clock, feed: MarketFeed | None = None) -> SimExchange:
+        """A new market at `clock.now()` kept in memory only: no database, no writes (backtests). An
+        unexpected error inside a mutation leaves the exchange unusable (StateError) instead of reloading."""
+        with localcontext() as ctx:
+            ctx.prec = _PRECISION
+            engine = MatchingEngine.create(config, feed or random_walk_feed(config, config.seed), _utc(clock.now()))
+            engine.drain()
+        return cls(_NotPersisted(), engine, clock)
 
     # --------------------------------------------------------------------------------- lifecycle
 
@@ -135,6 +169,9 @@ class SimExchange:
 
     def _reload(self) -> None:
         state = self._store.load()
+        if state is None and isinstance(self._store, _NotPersisted):
+            self._closed = True  # nothing to reload from: the original error propagates
+            return
         if state is None:
             raise StateError("the simulator database lost its state")
         self._engine = MatchingEngine(self._engine.config, self._engine.feed, state)
@@ -163,6 +200,13 @@ class SimExchange:
             book = self._engine.book(symbol)
             return book.bids[0].price if book.bids else mid
 
+    def advance_at(self, times: Sequence[datetime]) -> int:
+        """One tick at each of `times` (increasing), in one transaction: a replay with uneven tick times."""
+        with self._guard():
+            stamps = [_utc(t) for t in times]
+            self._engine.check_tick_times(stamps)  # a bad call changes nothing (and is not a corruption)
+            return self._mutate(lambda: self._engine.advance_at(stamps))
+
     @property
     def tick(self) -> int:
         """Number of ticks since the market was created (after advancing to the clock)."""
@@ -174,6 +218,19 @@ class SimExchange:
         with self._guard():
             self._sync()
             return self._engine.state.mids[self._engine.spec(symbol).symbol]
+
+    def record_history(self, keep: int = 100_000) -> None:
+        """From now on remember the market of every tick, `keep` ticks per pair (the server's klines)."""
+        with self._guard():
+            if not isinstance(self._engine.feed, HistoryFeed):
+                self._engine.feed = HistoryFeed(self._engine.feed, keep)
+
+    def history(self, symbol: str) -> list[TickSample]:
+        """The remembered ticks of one pair, oldest first (empty unless `record_history` was called)."""
+        with self._guard():
+            self._sync()
+            feed = self._engine.feed
+            return feed.history(self._engine.spec(symbol).symbol) if isinstance(feed, HistoryFeed) else []
 
     def rules(self, symbol: str) -> SymbolRules:
         """Current rules of one pair (band from the current mid); unknown pair → Rejected."""
@@ -221,11 +278,12 @@ class SimExchange:
             now = self._sync()
             wanted = None if symbols is None else {normalize_symbol(s) for s in symbols}
             delay = timedelta(seconds=self._engine.config.fill_delay_seconds)
+            fills = self._engine.state.fills  # in time order: fill stamps never go backwards
+            first = 0 if since is None else bisect.bisect_left(fills, since, key=lambda f: f.report.timestamp)
             return [
                 fill
-                for fill in self._engine.state.fills
+                for fill in itertools.islice(fills, first, None)
                 if (wanted is None or fill.report.symbol in wanted)
-                and (since is None or fill.report.timestamp >= since)
                 and (not visible_only or fill.report.timestamp + delay <= now)
             ]
 

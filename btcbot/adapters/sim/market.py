@@ -5,7 +5,7 @@ inputs (and of data they were given), so the engine needs no RNG state to persis
 
 - `RandomWalkFeed`: seeded random walk; randomness derives from `(seed, symbol, tick)`.
 - `BookSnapshotFeed`: replays books it is given (paper mode with real BTCTurk books, exact test books).
-- A backtest `CandleFeed` can use `synthetic_book` around each candle's price in the same way.
+- `CandleFeed` (candles.py): replays candles for backtests; each tick carries the candle's range.
 
 Randomness is drawn as integers and turned into Decimals, so no float ever touches a price or size.
 """
@@ -46,12 +46,18 @@ class MarketTick:
 
     `buy_flow`/`sell_flow`: base quantity other traders buy/sell at the touch during the tick; it fills
     our resting sells priced at or below the best ask (buy flow) and buys at or above the best bid.
+
+    `low`/`high` (both or neither): the range the market traded through during the tick (a candle). With a
+    range, resting orders fill by it instead: a buy priced above `low` from the sell flow, a sell priced
+    below `high` from the buy flow, and the new book's levels are not taken (see MatchingEngine).
     """
 
     mid: Decimal
     book: OrderBook
     buy_flow: Decimal = ZERO
     sell_flow: Decimal = ZERO
+    low: Decimal | None = None
+    high: Decimal | None = None
 
 
 class MarketFeed(Protocol):

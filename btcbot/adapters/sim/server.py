@@ -104,7 +104,9 @@ def open_server_sim(
 ) -> SimExchange:
     """The server's own simulator, persisted in `<state_dir>/sim-server.sqlite`, advancing with wall time."""
     config = SimConfig(seed=seed, tick_seconds=tick_seconds, cancel_delay_seconds=cancel_delay, auto_advance=True)
-    return SimExchange.open(state_dir / SIM_SERVER_DB, config, WallClock())
+    sim = SimExchange.open(state_dir / SIM_SERVER_DB, config, WallClock())
+    sim.record_history()  # GET /v1/klines/history answers from the ticks since the server started
+    return sim
 
 
 @dataclass(frozen=True, slots=True)

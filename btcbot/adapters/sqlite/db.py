@@ -35,6 +35,7 @@ class Database:
         self.path = str(path)
         self._lock = threading.RLock()
         self._depth = 0
+        self._scratch = False
         memory = self.path == ":memory:"
         if not memory:
             db_path = Path(self.path)
@@ -52,9 +53,23 @@ class Database:
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
 
+    def make_scratch(self) -> None:
+        """Make this a scratch database (a backtest's private in-memory journal): from now on everything runs
+        in one transaction that is never committed, and `atomic()` only groups (no BEGIN, COMMIT or SAVEPOINT
+        per block). A block that fails is not rolled back, so after any error the database must be discarded."""
+        if self.path != ":memory:":
+            raise StateError("only an in-memory database can be a scratch database")
+        with self._lock:
+            self.conn.execute("BEGIN")
+            self._scratch = True
+
     @contextmanager
     def atomic(self) -> Iterator[sqlite3.Connection]:
         """Run the block in one transaction; nested calls become savepoints."""
+        if self._scratch:
+            with self._lock:
+                yield self.conn
+            return
         with self._lock:
             if self._depth == 0:
                 self.conn.execute("BEGIN IMMEDIATE")

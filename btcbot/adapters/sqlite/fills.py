@@ -13,7 +13,7 @@ from decimal import Decimal
 from btcbot.adapters.sqlite.mixin import StoreMixin
 from btcbot.adapters.sqlite.mixin import iso as _iso
 from btcbot.adapters.sqlite.mixin import parse_iso as _parse
-from btcbot.domain.accounting import Position, replay_ledger
+from btcbot.domain.accounting import AppliedFill, Ledger, Position, fill_sort_key, ingest, replay_ledger
 from btcbot.domain.errors import StateError
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.models import FillReport, Side
@@ -27,6 +27,7 @@ class FillsMixin(StoreMixin):
         """Insert unseen fills, link them to our orders, update order fill totals and positions, with
         one FILL_RECORDED event per new fill, all in one transaction. Returns the new fills."""
         new: list[FillReport] = []
+        ours: dict[str, list[FillReport]] = {}
         with self.db.atomic() as conn:
             for fill in fills:
                 order = conn.execute(
@@ -46,6 +47,8 @@ class FillsMixin(StoreMixin):
                 if cur.rowcount != 1:
                     continue
                 new.append(fill)
+                if order and not order["external"]:
+                    ours.setdefault(fill.symbol, []).append(fill)
                 detail = {"trade_id": fill.trade_id, "side": fill.side.value, "price": dec_str(fill.price),
                           "quantity": dec_str(fill.quantity), "fee": dec_str(fill.fee), "tax": dec_str(fill.tax),
                           "ours": str(bool(order) and not order["external"])}
@@ -55,7 +58,8 @@ class FillsMixin(StoreMixin):
             affected = {f.symbol for f in new} | relinked
             self._refresh_order_totals(conn, {f.exchange_order_id for f in new})
             for symbol in sorted(affected):
-                self._rebuild_position(conn, symbol, now)
+                if symbol in relinked or not self._extend_position(conn, symbol, ours.get(symbol, []), now):
+                    self._rebuild_position(conn, symbol, now)
         return new
 
     def _absorb_external(self, conn: sqlite3.Connection, client_order_id: str, exchange_order_id: int,
@@ -114,20 +118,51 @@ class FillsMixin(StoreMixin):
         ).fetchall()
         return [(row["id"], _fill_from_row(row)) for row in rows]
 
+    def _extend_position(self, conn: sqlite3.Connection, symbol: str, new: list[FillReport], now: datetime) -> bool:
+        """Apply the bot's new fills of `symbol` to its stored position, when they all sort after every fill
+        applied before (then the result equals a replay, accounting.ingest); False: a full rebuild is needed."""
+        row = conn.execute("SELECT * FROM positions WHERE venue = ? AND symbol = ?", (self.venue, symbol)).fetchone()
+        position = _position_from_row(row) if row else Position(symbol=symbol)
+        last_key = None
+        if position.last_fill_at is not None:
+            fresh = {f.trade_id for f in new}
+            earlier = conn.execute(
+                "SELECT f.* FROM fills f JOIN orders o ON o.id = f.order_id WHERE f.venue = ? AND f.symbol = ? "
+                "AND f.ts >= ? AND o.external = 0", (self.venue, symbol, _iso(position.last_fill_at))).fetchall()
+            keys = [fill_sort_key(fill) for fill in map(_fill_from_row, earlier) if fill.trade_id not in fresh]
+            if not keys:  # the stored position does not match the fills: recompute
+                return False
+            last_key = max(keys)
+        prior = Ledger({symbol: position}, {}, {symbol: last_key} if last_key else {})
+        result = ingest(prior, new)
+        if result.needs_replay:
+            return False
+        ids: dict[str, int | None] = {fill.trade_id: None for fill in new}
+        self._store_position(conn, symbol, result.ledger.position(symbol), result.applied, ids, now)
+        return True
+
     def _rebuild_position(self, conn: sqlite3.Connection, symbol: str, now: datetime) -> None:
         """Recompute the symbol's position from all of the bot's fills (always equals a replay)."""
         rows = self._bot_fills(conn, symbol)
-        ids = {fill.trade_id: row_id for row_id, fill in rows}
+        ids: dict[str, int | None] = {fill.trade_id: row_id for row_id, fill in rows}
         ledger, applied = replay_ledger(fill for _, fill in rows)
+        self._store_position(conn, symbol, ledger.position(symbol), applied, ids, now)
+
+    def _store_position(self, conn: sqlite3.Connection, symbol: str, position: Position, applied: list[AppliedFill],
+                        ids: dict[str, int | None], now: datetime) -> None:
+        """Write each applied fill's realized PnL (by row id, or by trade id when None) and the position."""
         for item in applied:
-            conn.execute("UPDATE fills SET realized_pnl = ? WHERE id = ?",
-                         (dec_str(item.effect.realized_pnl), ids[item.fill.trade_id]))
+            row_id, pnl = ids[item.fill.trade_id], dec_str(item.effect.realized_pnl)
+            if row_id is None:
+                conn.execute("UPDATE fills SET realized_pnl = ? WHERE venue = ? AND trade_id = ?",
+                             (pnl, self.venue, item.fill.trade_id))
+            else:
+                conn.execute("UPDATE fills SET realized_pnl = ? WHERE id = ?", (pnl, row_id))
             if item.effect.oversold:
                 event = Event(EventKind.POSITION_OVERSOLD, "POSITION_OVERSOLD", symbol, item.fill.client_order_id,
                               {"trade_id": item.fill.trade_id,
                                "oversold_quantity": dec_str(item.effect.oversold_quantity)})
                 self._insert_event(conn, event, None, now, key=f"oversold|{self.venue}|{item.fill.trade_id}")
-        position = ledger.position(symbol)
         conn.execute(
             "INSERT INTO positions (venue, symbol, quantity, cost_basis, realized_pnl, fees_paid, last_fill_at, "
             "opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(venue, symbol) DO UPDATE SET "
@@ -142,15 +177,7 @@ class FillsMixin(StoreMixin):
 
     def positions(self) -> dict[str, Position]:
         rows = self.db.query("SELECT * FROM positions WHERE venue = ? ORDER BY symbol", (self.venue,))
-        return {
-            r["symbol"]: Position(
-                symbol=r["symbol"], quantity=to_decimal(r["quantity"]), cost_basis=to_decimal(r["cost_basis"]),
-                realized_pnl=to_decimal(r["realized_pnl"]), fees_paid=to_decimal(r["fees_paid"]),
-                last_fill_at=_parse(r["last_fill_at"]) if r["last_fill_at"] else None,
-                opened_at=_parse(r["opened_at"]) if r["opened_at"] else None,
-            )
-            for r in rows
-        }
+        return {r["symbol"]: _position_from_row(r) for r in rows}
 
     def fills(self, limit: int | None = None, bot_only: bool = False) -> list[FillReport]:
         """Recorded fills, newest first."""
@@ -186,6 +213,15 @@ class FillsMixin(StoreMixin):
         for r in rows:
             totals[r["symbol"]] = totals.get(r["symbol"], ZERO) + to_decimal(r["realized_pnl"])
         return totals
+
+
+def _position_from_row(r: sqlite3.Row) -> Position:
+    return Position(
+        symbol=r["symbol"], quantity=to_decimal(r["quantity"]), cost_basis=to_decimal(r["cost_basis"]),
+        realized_pnl=to_decimal(r["realized_pnl"]), fees_paid=to_decimal(r["fees_paid"]),
+        last_fill_at=_parse(r["last_fill_at"]) if r["last_fill_at"] else None,
+        opened_at=_parse(r["opened_at"]) if r["opened_at"] else None,
+    )
 
 
 def _fill_from_row(row: sqlite3.Row) -> FillReport:

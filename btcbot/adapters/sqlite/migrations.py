@@ -168,10 +168,21 @@ CREATE TABLE trailing_marks (
 );
 """
 
+# Indexes for the per-cycle queries that otherwise scan the whole history (R-PERF: a cycle must not slow
+# down as orders and fills accumulate): recent terminal orders with a fill gap, a position's exit legs, fills
+# after a row id (balance check), and fills not yet linked to an order.
+M004_HISTORY_INDEXES = """
+CREATE INDEX orders_venue_status_updated ON orders (venue, status, updated_at);
+CREATE INDEX orders_venue_symbol_kind_created ON orders (venue, symbol, exit_kind, created_at);
+CREATE INDEX fills_venue_id ON fills (venue, id);
+CREATE INDEX fills_unlinked ON fills (venue) WHERE order_id IS NULL;
+"""
+
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_rate_limit_windows", M002_RATE_WINDOWS),  # request stamps of the client's windows (R-EX-4)
     ("m003_trailing_marks", M003_TRAILING_MARKS),  # armed trailing stops: high-water mark per open position
+    ("m004_history_indexes", M004_HISTORY_INDEXES),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -3,6 +3,7 @@ the format of every TEXT time column."""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ from btcbot.domain.events import Event
 __all__ = ["StoreMixin", "iso", "parse_iso"]
 
 
+@functools.lru_cache(maxsize=256)  # a cycle stamps dozens of rows with the same `now`
 def iso(ts: datetime) -> str:
     """UTC ISO-8601 with microseconds: sorts lexicographically."""
     if ts.tzinfo is None:

@@ -6,6 +6,7 @@ caches of other venues are invisible to it, so dry-run and live journals never m
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -53,6 +54,13 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin):
         migrate(db)
         return cls(db, venue)
 
+    @classmethod
+    def in_memory(cls, venue: str) -> Store:
+        """A private journal in memory: never touches the state directory, gone on close."""
+        db = Database(":memory:")
+        migrate(db)
+        return cls(db, venue)
+
     def close(self) -> None:
         self.db.close()
 
@@ -73,6 +81,9 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin):
     def record(self, events: Iterable[Event], cycle_id: int | None, now: datetime,
                key: Callable[[Event], str] | None = None) -> None:
         """Write decision events in one transaction; `key` gives re-derived facts a deterministic id."""
+        events = list(events)
+        if not events:  # nothing to write: no transaction
+            return
         with self.db.atomic() as conn:
             for event in events:
                 self._insert_event(conn, event, cycle_id, now, key=key(event) if key else None)
@@ -345,7 +356,15 @@ def _exid(value: int | None) -> str | None:
     return str(value) if value is not None else None
 
 
-def _order_from_row(r: sqlite3.Row) -> LocalOrder:
+def _order_from_row(row: sqlite3.Row) -> LocalOrder:
+    return _parse_order(tuple(row.keys()), tuple(row))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_order(keys: tuple[str, ...], values: tuple[Any, ...]) -> LocalOrder:
+    """A row's LocalOrder (frozen), memoised by the row's content: an order that did not change since the last
+    read (an open order, cycle after cycle) is not parsed again."""
+    r = dict(zip(keys, values, strict=True))
     return LocalOrder(
         client_order_id=r["client_order_id"],
         exchange_order_id=int(r["exchange_order_id"]) if r["exchange_order_id"] is not None else None,

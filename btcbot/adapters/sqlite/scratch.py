@@ -1,0 +1,61 @@
+"""The journal of a backtest: a `Store` in memory, private to one run, made cheap to write and read.
+
+It is the same Store (same tables, same methods, the same events), with three differences that only a
+throwaway, single-writer database allows:
+
+- the database is a scratch database (`Database.make_scratch`): one transaction for its whole life, so the
+  cycle's many small `atomic()` blocks cost no BEGIN/COMMIT; a failed block is not rolled back, so after any
+  error the store must be discarded (a backtest aborts on any error);
+- key/value reads (trading state, marks, peak equity, balance baseline ...) are answered from memory: every
+  write goes through this object, so memory and table cannot differ;
+- the exchange rules cache is kept parsed in memory the same way (its TTL is still applied).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from btcbot.adapters.sqlite.db import Database
+from btcbot.adapters.sqlite.migrations import migrate
+from btcbot.adapters.sqlite.store import Store
+from btcbot.domain.symbols import SymbolRules
+
+__all__ = ["ScratchStore"]
+
+
+class ScratchStore(Store):
+    """Create with `ScratchStore.create(venue)`; discard it after an error."""
+
+    def __init__(self, db: Database, venue: str) -> None:
+        super().__init__(db, venue)
+        self._kv: dict[str, str | None] = {}
+        self._rules: dict[str, SymbolRules] | None = None
+        self._rules_at: list[datetime] = []
+
+    @classmethod
+    def create(cls, venue: str) -> ScratchStore:
+        db = Database(":memory:")
+        migrate(db)
+        db.make_scratch()
+        return cls(db, venue)
+
+    def _set_kv(self, conn: sqlite3.Connection, key: str, value: str, now: datetime) -> None:
+        super()._set_kv(conn, key, value, now)
+        self._kv[key] = value
+
+    def get_kv(self, key: str) -> str | None:
+        if key not in self._kv:
+            self._kv[key] = super().get_kv(key)
+        return self._kv[key]
+
+    def cached_rules(self, now: datetime, ttl: timedelta) -> dict[str, SymbolRules] | None:
+        if self._rules is None or not self._rules_at or any(at + ttl < now for at in self._rules_at):
+            return super().cached_rules(now, ttl)
+        return dict(self._rules)
+
+    def save_rules(self, rules: Iterable[SymbolRules], now: datetime) -> None:
+        saved = list(rules)
+        super().save_rules(saved, now)
+        self._rules, self._rules_at = {r.symbol: r for r in saved}, [now] * len(saved)

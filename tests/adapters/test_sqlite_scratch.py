@@ -1,0 +1,66 @@
+"""The backtest journal (ScratchStore): the same Store, with reads it may answer from memory answered right."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from factories import make_rules
+
+from btcbot.adapters.sim.candles import CandleFeed, candle_pair
+from btcbot.adapters.sim.config import SimConfig
+from btcbot.adapters.sim.exchange import SimExchange
+from btcbot.adapters.sqlite.db import Database
+from btcbot.adapters.sqlite.scratch import ScratchStore
+from btcbot.domain.errors import StateError
+from btcbot.domain.models import TradingState
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def test_scratch_store_kv_and_trading_state_read_back_what_was_written() -> None:
+    store = ScratchStore.create("sim")
+    assert store.get_kv("marks") is None and store.trading_state() is TradingState.NORMAL
+    store.set_kv("marks", '{"BTCTRY": "1"}', NOW)
+    assert store.set_trading_state(TradingState.REDUCE_ONLY, "TEST", None, NOW)
+    assert store.get_kv("marks") == '{"BTCTRY": "1"}'
+    assert store.trading_state() is TradingState.REDUCE_ONLY
+    assert store.db.query_one("SELECT value FROM kv WHERE key = 'trading_state'")["value"] == "REDUCE_ONLY"  # type: ignore[index]
+    store.close()
+
+
+def test_scratch_store_rules_cache_keeps_the_ttl() -> None:
+    store = ScratchStore.create("sim")
+    assert store.cached_rules(NOW, HOUR) is None
+    store.save_rules([make_rules("BTCTRY"), make_rules("ETHTRY")], NOW)
+    cached = store.cached_rules(NOW + HOUR, HOUR)
+    assert cached is not None and sorted(cached) == ["BTCTRY", "ETHTRY"]
+    assert store.cached_rules(NOW + HOUR + timedelta(seconds=1), HOUR) is None
+    store.close()
+
+
+def test_scratch_database_must_be_in_memory(tmp_path: Path) -> None:
+    db = Database(tmp_path / "x.sqlite")
+    with pytest.raises(StateError, match="in-memory"):
+        db.make_scratch()
+    db.close()
+
+
+def test_sim_advance_at_ticks_at_the_given_times_and_refuses_going_back() -> None:
+    class Clock:
+        def now(self) -> datetime:
+            return NOW
+
+    from factories import make_candles
+
+    candles = make_candles([3500000, 3501000, 3499000], start=NOW)
+    config = SimConfig(pairs=(candle_pair("BTCTRY", candles[0].open),), auto_advance=False)
+    with SimExchange.ephemeral(config, Clock(), CandleFeed(candles, seed=1)) as sim:
+        times = [NOW + timedelta(minutes=1), NOW + timedelta(minutes=5)]  # a gap
+        assert sim.advance_at(times) == 2
+        assert sim.mid("BTCTRY") == candles[1].close
+        with pytest.raises(ValueError, match="increase"):
+            sim.advance_at([NOW + timedelta(minutes=4)])
+        assert sim.advance_at([]) == 0
