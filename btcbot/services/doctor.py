@@ -1,24 +1,26 @@
 """`btcbot doctor`: checks config, keys (a signed balances request), clock skew, DB integrity and the lock.
-Never trades and never takes the instance lock."""
+Never trades, never takes the instance lock, and creates nothing: the journal is opened read-only (its
+429 blocks and rate windows are honoured; new ones are kept in memory for this run only). A missing state
+dir is the problem reported (exit 2); every other failed check is exit 4."""
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from filelock import FileLock, Timeout
-
-from btcbot.adapters.lock import LOCK_FILENAME
+from btcbot.adapters.btcturk.limiter import InMemoryBlockStore
+from btcbot.adapters.lock import LOCK_FILENAME, lock_held
 from btcbot.adapters.sqlite.db import Database
 from btcbot.adapters.sqlite.migrations import SCHEMA_VERSION
 from btcbot.adapters.sqlite.store import DB_FILENAME, Store
+from btcbot.adapters.state_dir import require_existing_state
 from btcbot.bootstrap import btcturk_exchange
 from btcbot.config import Settings
-from btcbot.domain.errors import AuthFailed, ExchangeError, describe
+from btcbot.domain.errors import AuthFailed, ExchangeError, StateError, describe
 
-__all__ = ["MAX_SKEW", "Check", "run_doctor"]
+__all__ = ["MAX_SKEW", "Check", "doctor_exit_code", "run_doctor"]
 
 MAX_SKEW = timedelta(seconds=2)  # BTCTurk refuses stamps more than 5 s off; warn well before that
 
@@ -28,14 +30,24 @@ class Check:
     name: str
     ok: bool
     detail: str
+    exit_code: int = 4  # when it fails; 2 for the missing state (a usage problem: wrong --state-dir?)
+
+
+def doctor_exit_code(checks: Sequence[Check]) -> int:
+    """0 when every check passes; 2 when the state is missing (the problem reported); otherwise 4."""
+    codes = {c.exit_code for c in checks if not c.ok}
+    return 0 if not codes else 2 if 2 in codes else 4
 
 
 def run_doctor(settings: Settings, now: datetime) -> list[Check]:
-    checks = [_config(settings), _database(settings), _lock(settings)]
+    state = _state(settings)
+    checks = [_config(settings), state]
+    if state.ok:
+        checks += [_database(settings), _lock(settings)]
     if settings.exchange == "btcturk":
-        store = _journal(settings)  # its 429 blocks and rate windows apply to doctor's requests too (R-EX-4)
+        store = _journal(settings) if state.ok else None  # its 429 blocks and windows apply here (R-EX-4)
         try:
-            exchange = btcturk_exchange(settings, block_store=store)
+            exchange = btcturk_exchange(settings, block_store=_ReadOnlyBlocks(store))
             try:
                 checks += [_clock(exchange, now), _keys(exchange, settings)]
             finally:
@@ -48,20 +60,29 @@ def run_doctor(settings: Settings, now: datetime) -> list[Check]:
     return checks
 
 
-def _journal(settings: Settings) -> Store | None:
-    """The existing journal when its schema is current; doctor never creates or migrates one."""
-    path = settings.state_dir / DB_FILENAME
-    if not path.exists():
-        return None
-    db = Database(path)
+class _ReadOnlyBlocks(InMemoryBlockStore):
+    """The journal's blocks and windows, read once; what doctor adds stays in memory (it writes nothing)."""
+
+    def __init__(self, store: Store | None) -> None:
+        super().__init__(store.load_blocks() if store is not None else None)
+        if store is not None:
+            self.windows = store.load_windows()
+
+
+def _state(settings: Settings) -> Check:
     try:
-        row = db.query_one("PRAGMA user_version")
-        if row is not None and int(row[0]) == SCHEMA_VERSION:
-            return Store(db, "btcturk")  # the caller closes it
-    except sqlite3.Error:
-        pass  # the database check reports it
-    db.close()
-    return None
+        require_existing_state(settings.state_dir, DB_FILENAME)
+    except StateError as exc:
+        return Check("state", False, str(exc), exit_code=2)
+    return Check("state", True, f"{settings.state_dir}")
+
+
+def _journal(settings: Settings) -> Store | None:
+    """The existing journal, read-only, when its schema is current; doctor never creates or migrates one."""
+    try:
+        return Store.open_existing(settings.state_dir, "btcturk")  # the caller closes it
+    except StateError:
+        return None  # the database check reports it
 
 
 def _config(settings: Settings) -> Check:
@@ -71,32 +92,30 @@ def _config(settings: Settings) -> Check:
 
 
 def _database(settings: Settings) -> Check:
+    """The full integrity check, read-only (a damaged file is reported, never touched)."""
     path = settings.state_dir / DB_FILENAME
-    if not path.exists():
-        return Check("database", True, f"{path} not created yet (the first run creates it)")
-    db = Database(path)
+    try:
+        db = Database(path, read_only=True)
+    except StateError as exc:
+        return Check("database", False, str(exc))
     try:
         result = db.query_one("PRAGMA integrity_check")
         version = db.query_one("PRAGMA user_version")
-        ok_integrity = result is not None and result[0] == "ok"
-        v = int(version[0]) if version else 0
-        ok = ok_integrity and v <= SCHEMA_VERSION
-        return Check("database", ok, f"integrity {'ok' if ok_integrity else result[0] if result else '?'}, "
-                                     f"schema {v} (code knows {SCHEMA_VERSION})")
+    except StateError as exc:
+        return Check("database", False, str(exc))
     finally:
         db.close()
+    ok_integrity = result is not None and result[0] == "ok"
+    v = int(version[0]) if version else 0
+    ok = ok_integrity and v <= SCHEMA_VERSION
+    integrity = "ok" if ok_integrity else f"FAILED ({result[0] if result else 'no answer'})"
+    return Check("database", ok, f"{path}: integrity {integrity}, schema {v} (code knows {SCHEMA_VERSION})")
 
 
 def _lock(settings: Settings) -> Check:
     path = settings.state_dir / LOCK_FILENAME
-    if not settings.state_dir.exists():
-        return Check("lock", True, "state dir not created yet")
-    lock = FileLock(str(path), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
+    if lock_held(settings.state_dir):
         return Check("lock", True, f"{path} is held by a running btcbot (normal during a cycle)")
-    lock.release()
     return Check("lock", True, f"{path} free")
 
 

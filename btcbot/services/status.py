@@ -6,9 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from filelock import FileLock, Timeout
-
-from btcbot.adapters.lock import LOCK_FILENAME
+from btcbot.adapters.lock import lock_held
 from btcbot.adapters.sqlite.store import Store, iso
 from btcbot.bootstrap import select_mode
 from btcbot.config import Settings
@@ -25,7 +23,7 @@ __all__ = ["collect_status"]
 def collect_status(settings: Settings, fills: int = 0, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     mode = select_mode(settings)
-    store = Store.open(settings.state_dir, mode.venue)
+    store = Store.open_existing(settings.state_dir, mode.venue)  # read-only: creates nothing (SPEC §0.1)
     try:
         return _collect(store, settings, mode.label, mode.live, fills, now)
     finally:
@@ -84,7 +82,7 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
                             "failures": breaker["failures"] if breaker else 0,
                             "opened_at": breaker["opened_at"] if breaker else None,
                             "next_probe_at": breaker["next_probe_at"] if breaker else None},
-        "locks": {"instance_lock_held": _lock_held(settings), "rate_limit_blocks": {
+        "locks": {"instance_lock_held": lock_held(settings.state_dir), "rate_limit_blocks": {
             k: iso(v) for k, v in store.load_blocks().items() if v > now}},
         "counts": counts,
     }
@@ -105,13 +103,3 @@ def _in_try(per_symbol: dict[str, Decimal], marks: dict[str, Decimal]) -> Decima
         if rate is not None:
             total += amount * rate
     return total
-
-
-def _lock_held(settings: Settings) -> bool:
-    lock = FileLock(str(settings.state_dir / LOCK_FILENAME), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        return True
-    lock.release()
-    return False

@@ -34,14 +34,24 @@ def _doctor(server: SimServer, state: Path, secret: str = DEFAULT_API_SECRET) ->
 
 
 def test_doctor_signed_balances_and_clock_pass_against_server(server: SimServer, tmp_path: Path) -> None:
+    Store.open(tmp_path / "bot", "btcturk").close()
     code, checks = _doctor(server, tmp_path / "bot")
     assert code == 0, checks
     assert checks["keys"]["ok"] and "signed balances request ok" in checks["keys"]["detail"]
     assert checks["clock"]["ok"] and "skew" in checks["clock"]["detail"]
-    assert not (tmp_path / "bot" / "btcbot.sqlite").exists()  # doctor never creates the journal
+
+
+def test_doctor_without_state_still_checks_keys_and_clock_exits_2_creates_nothing(server: SimServer,
+                                                                                  tmp_path: Path) -> None:
+    code, checks = _doctor(server, tmp_path / "bot")
+    assert code == 2, checks
+    assert not checks["state"]["ok"] and "no state at" in checks["state"]["detail"]
+    assert checks["keys"]["ok"] and checks["clock"]["ok"] and checks["config"]["ok"]
+    assert not (tmp_path / "bot").exists()  # doctor never creates the state dir, journal, lock or logs
 
 
 def test_doctor_wrong_secret_fails_keys_check_with_exit_4(server: SimServer, tmp_path: Path) -> None:
+    Store.open(tmp_path / "bot", "btcturk").close()
     code, checks = _doctor(server, tmp_path / "bot", secret="d3Jvbmctc2VjcmV0")
     assert code == 4
     assert not checks["keys"]["ok"] and "signature refused" in checks["keys"]["detail"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from btcbot.adapters.sqlite.db import Database
 from btcbot.domain.errors import StateError
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "require_current"]
 
 M001_INITIAL = """
 CREATE TABLE cycles (
@@ -178,3 +178,20 @@ def migrate(db: Database) -> int:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
     return SCHEMA_VERSION
+
+
+def require_current(db: Database) -> int:
+    """Read-only commands: the schema must be exactly this code's (they never migrate)."""
+    row = db.query_one("PRAGMA user_version")
+    current = int(row[0]) if row else 0
+    if current > SCHEMA_VERSION:
+        raise StateError(
+            f"database {db.path} has schema version {current}, newer than this btcbot "
+            f"(knows {SCHEMA_VERSION}); upgrade btcbot or point --state-dir elsewhere"
+        )
+    if current < SCHEMA_VERSION:
+        raise StateError(
+            f"database {db.path} has schema version {current}, older than this btcbot ({SCHEMA_VERSION}); "
+            "`btcbot run` migrates it (read-only commands never do)"
+        )
+    return current

@@ -16,7 +16,8 @@ from typing import Any
 
 from btcbot.adapters.sqlite.db import Database, ensure_private_dir
 from btcbot.adapters.sqlite.fills import FillsMixin
-from btcbot.adapters.sqlite.migrations import migrate
+from btcbot.adapters.sqlite.migrations import migrate, require_current
+from btcbot.adapters.state_dir import require_existing_state
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.ids import event_id
 from btcbot.domain.models import Balance, LocalOrder, OrderMethod, Side, TradingState
@@ -56,7 +57,23 @@ class Store(FillsMixin):
     def open(cls, state_dir: Path, venue: str) -> Store:
         ensure_private_dir(state_dir)
         db = Database(state_dir / DB_FILENAME)
-        migrate(db)
+        try:
+            migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, venue)
+
+    @classmethod
+    def open_existing(cls, state_dir: Path, venue: str) -> Store:
+        """Read-only commands: the existing journal, opened `mode=ro`, never created or migrated."""
+        require_existing_state(state_dir, DB_FILENAME)
+        db = Database(state_dir / DB_FILENAME, read_only=True)
+        try:
+            require_current(db)
+        except BaseException:
+            db.close()
+            raise
         return cls(db, venue)
 
     def close(self) -> None:
