@@ -1,0 +1,180 @@
+"""Crash points (R-REL-2, issue 8 item 14): `btcbot run`, live-armed against the BTCTurk-shaped simulator server,
+is SIGKILLed at every write point of a cycle -- before and after each store transaction and each exchange call
+(`btcbot/testhooks.py`) -- then recovery cycles run and the live-path invariants and the exact ledger must hold.
+
+The points are not written down here: a listing run of the same cycle (`BTCBOT_TEST_CRASH_LIST`) names every
+point it passes, so the harness follows the code as it changes. Two scenarios: the first cycle on a fresh
+state (migrations, rules, first buys) and a busy cycle (fills to ingest, sells to place, a stale order to
+cancel). Each kill gets its own copy of the scenario's server and bot state (snapshots taken once).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from rig import SYMBOLS, Rig, WireLog, runner
+
+from btcbot.adapters.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimServer, open_server_sim
+from btcbot.cli import app
+
+SEED = 5
+BUSY_TICKS = 12  # seed 5, 12 ticks after the first cycle: 2 fills, 2 sells to place, 1 stale buy to cancel
+RECOVERY = {"BTCBOT_UNKNOWN_ORDER_MAX_PROBES": "1", "BTCBOT_UNKNOWN_ORDER_MAX_AGE_SECONDS": "0"}
+WRITE_POINTS = ("tx:", "http:")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    server: Path  # snapshot of the server's state dir
+    points: tuple[str, ...]  # every write point the killed cycle passes, `NAME#N`, in the order passed
+
+
+def _env(url: str, state: Path) -> dict[str, str]:
+    return {
+        "BTCBOT_EXCHANGE": "btcturk", "BTCTURK_BASE_URL": url, "BTCTURK_API_KEY": DEFAULT_API_KEY,
+        "BTCTURK_API_SECRET": DEFAULT_API_SECRET, "BTCBOT_DRY_RUN": "false", "BTCBOT_KILL_SWITCH": "false",
+        "BTCBOT_LIVE_TRADING": "true", "BTCBOT_LIVE_TRADING_ACK": "I_UNDERSTAND", "BTCBOT_STATE_DIR": str(state),
+        "BTCBOT_SYMBOLS": ",".join(SYMBOLS), "BTCBOT_HTTP_TIMEOUT_SECONDS": "5",
+    }
+
+
+@dataclass
+class Venue:
+    """A server on a private copy of a scenario's snapshot (market frozen: one tick per hour)."""
+
+    server: SimServer
+    state: Path
+
+    @classmethod
+    def start(cls, snapshot: Path, root: Path) -> Venue:
+        shutil.copytree(snapshot, root / "server")
+        if (snapshot.parent / "bot").exists():
+            shutil.copytree(snapshot.parent / "bot", root / "bot")
+        sim = open_server_sim(root / "server", seed=SEED, tick_seconds=3600, cancel_delay=0)
+        return cls(SimServer(sim).start(), root / "bot")
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.server.sim.close()
+
+
+def _run_bot(venue: Venue, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **_env(venue.server.url, venue.state), **extra}
+    return subprocess.run([sys.executable, "-m", "btcbot", "run"], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def _snapshot(root: Path, name: str, busy: bool) -> Scenario:
+    """Build the scenario's starting state once, then list the write points its next cycle passes."""
+    base = root / name / "snapshot"
+    sim = open_server_sim(base / "server", seed=SEED, tick_seconds=3600, cancel_delay=0)
+    server = SimServer(sim).start()
+    try:
+        if busy:  # one cycle places the first buys; the market then moves: fills, and a stale order
+            result = runner.invoke(app, ["run"], env=_env(server.url, base / "bot"))
+            assert result.exit_code == 0, result.output
+            sim.advance(datetime.now(UTC), BUSY_TICKS)
+    finally:
+        server.stop()
+        sim.close()
+    listing = root / name / "listing"
+    listing.mkdir(parents=True)
+    venue = Venue.start(base / "server", listing)
+    try:
+        points_file = root / name / "points.txt"
+        result = _run_bot(venue, BTCBOT_TEST_CRASH_LIST=str(points_file))
+        assert result.returncode == 0, result.stderr
+    finally:
+        venue.stop()
+    points = tuple(p for p in points_file.read_text().split("\n") if p.startswith(WRITE_POINTS))
+    return Scenario(name, base / "server", points)
+
+
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Scenario]]:
+    root = tmp_path_factory.mktemp("crash")
+    yield [_snapshot(root, "first-cycle", busy=False), _snapshot(root, "busy-cycle", busy=True)]
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _recover_and_check(venue: Venue, point: str) -> None:
+    rig = Rig(venue.server, venue.state, _env(venue.server.url, venue.state), WireLog())
+    for _ in range(2):
+        cycle = rig.cycle(**RECOVERY)
+        assert cycle["outcome"] == "ok", (point, cycle)
+        rig.assert_one_live_order_per_side()
+    applied = rig.run("reconcile", "--apply", **RECOVERY)
+    assert applied.exit_code == 0, (point, applied.output)
+    again = rig.run("reconcile", "--json", **RECOVERY)
+    assert again.exit_code == 0 and json.loads(again.stdout)["differences"] == [], (point, again.output)
+    rig.assert_no_client_id_twice()  # this run's requests ...
+    venue_ids = Counter(o.client_order_id for s in SYMBOLS for o in venue.server.sim.all_orders(s, None, 100_000)
+                        if (o.client_order_id or "").startswith("bb"))
+    assert [cid for cid, n in venue_ids.items() if n > 1] == [], point  # ... and the venue's whole history
+    rig.assert_venue_orders_known_locally()  # same ids, agreeing status, nothing UNKNOWN/SUBMITTING left
+    rig.assert_positions_match_venue_fills()  # quantity and fees_paid to the last unit
+
+
+@dataclass
+class Kill:
+    """A `btcbot run` started on its own venue copy, armed to SIGKILL itself at `point`."""
+
+    scenario: str
+    point: str
+    venue: Venue
+    proc: subprocess.Popen[bytes]
+    stderr: Path
+
+    @classmethod
+    def launch(cls, scenario: Scenario, index: int, root: Path) -> Kill:
+        where = root / f"{scenario.name}-{index}"
+        venue = Venue.start(scenario.server, where)
+        point = scenario.points[index]
+        env = {**os.environ, **_env(venue.server.url, venue.state), "BTCBOT_TEST_CRASH_AT": point}
+        stderr = where / "stderr.txt"
+        with stderr.open("wb") as err:
+            proc = subprocess.Popen([sys.executable, "-m", "btcbot", "run"], env=env, stdout=subprocess.DEVNULL,
+                                    stderr=err)
+        return cls(scenario.name, point, venue, proc, stderr)
+
+
+def test_sigkill_at_every_write_point_of_a_cycle_then_recovery_keeps_invariants(
+        scenarios: list[Scenario], tmp_path: Path) -> None:
+    started, covered = time.monotonic(), []
+    for scenario in scenarios:
+        assert any(p.startswith("http:POST") for p in scenario.points), scenario.points  # the listing is real
+    queue = [(scenario, index) for scenario in scenarios for index in range(len(scenario.points))]
+    pending = Kill.launch(*queue[0], tmp_path)
+    for position in range(len(queue)):
+        kill = pending
+        code = kill.proc.wait(timeout=120)
+        # the next kill runs in its own process while this one recovers (two cores, half the wall time)
+        pending = Kill.launch(*queue[position + 1], tmp_path) if position + 1 < len(queue) else None
+        try:
+            assert code == -signal.SIGKILL, (kill.scenario, kill.point, code, kill.stderr.read_text()[-2000:])
+            _recover_and_check(kill.venue, f"{kill.scenario} {kill.point}")
+        except BaseException:
+            if pending is not None:
+                pending.proc.kill()
+                pending.proc.wait()
+                pending.venue.stop()
+            raise
+        finally:
+            kill.venue.stop()
+        covered.append(f"{kill.scenario} {kill.point}")
+    busy = next(s for s in scenarios if s.name == "busy-cycle").points
+    assert any(p.startswith("http:DELETE") for p in busy) and any("record_fills" in p for p in busy)
+    print(f"\ncrash points covered: {len(covered)} in {time.monotonic() - started:.0f} s")
