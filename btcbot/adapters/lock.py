@@ -8,7 +8,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from btcbot.domain.errors import LockBusy
+from btcbot.domain.errors import LockBusy, StateError
 
 __all__ = ["LOCK_FILENAME", "instance_lock", "lock_held"]
 
@@ -24,6 +24,9 @@ def instance_lock(state_dir: Path) -> Iterator[Path]:
         lock.acquire()
     except Timeout:
         raise LockBusy(f"another btcbot process holds {path}; this run did nothing") from None
+    except OSError as exc:
+        raise StateError(f"lock file {path}: {exc.strerror or exc}; fix the state dir's permissions or "
+                         "point --state-dir elsewhere") from None
     try:
         yield path
     finally:

@@ -75,7 +75,7 @@ def run_main(app: Any, args: Sequence[str]) -> int:
     as_json = "--json" in args
     try:
         with private_files():
-            result = app(args=list(args), standalone_mode=False, prog_name="btcbot")
+            result = app(args=list(args), standalone_mode=False)
     except ClickException as exc:  # usage errors: typer's own message, plus the JSON error
         _show_usage_error(exc)
         if as_json:

@@ -179,3 +179,10 @@ def test_unwritable_state_dir_exits_2_naming_it_and_status_still_reads(journal: 
                 assert str(state) in line and ("not writable" in line or "permission" in line.lower()), line
     finally:
         state.chmod(0o700)
+
+
+def test_lock_file_that_cannot_be_opened_exits_2_naming_it(isolated_env: Path) -> None:
+    (isolated_env / "btcbot.lock").mkdir(parents=True)
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == 2
+    assert str(isolated_env / "btcbot.lock") in _one_line(result.stderr)
