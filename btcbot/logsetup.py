@@ -8,6 +8,7 @@ never create the log dir and open the file only if they have something to say.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import logging.handlers
@@ -56,9 +57,9 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
 class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
     """Opens (and, after a rotation, re-creates) the log file 0600."""
 
-    def _open(self) -> logging.TextIO:  # type: ignore[name-defined]
+    def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        return os.fdopen(fd, "a", encoding=self.encoding)
+        return open(fd, "a", encoding=self.encoding)
 
     def handleError(self, record: logging.LogRecord) -> None:  # a full disk must not print tracebacks
         pass

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from btcbot.domain.errors import StateError
 
-__all__ = ["check_header", "forget_clean", "is_clean", "mark_clean", "state_error"]
+__all__ = ["check_header", "damaged", "forget_clean", "is_clean", "is_marked", "mark_clean", "state_error"]
 
 _MAGIC = b"SQLite format 3\x00"
 _DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
@@ -62,10 +62,15 @@ def check_header(path: Path) -> None:
     if page_size < 512 or page_size & (page_size - 1):
         raise damaged(path, f"page size {page_size} in the header")
     pages, counter, valid_for = int.from_bytes(head[28:32], "big"), head[24:28], head[92:96]
-    wal = Path(f"{path}-wal")
-    wal_pending = wal.exists() and wal.stat().st_size > 0  # a checkpoint may have been cut short
-    if not wal_pending and (size % page_size or (counter == valid_for and size < pages * page_size)):
+    if not _wal_pending(path) and (size % page_size or (counter == valid_for and size < pages * page_size)):
         raise damaged(path, f"truncated: {size} bytes, the header says {pages * page_size}")
+    # (with WAL frames pending, a checkpoint may have been cut short: quick_check judges the pair)
+
+
+def _wal_pending(path: Path) -> bool:
+    """Frames in the WAL (an empty one is what a read-only reader such as `status` leaves behind)."""
+    wal = Path(f"{path}-wal")
+    return wal.exists() and wal.stat().st_size > 0
 
 
 def _marker(path: Path) -> Path:
@@ -85,14 +90,14 @@ def is_clean(path: Path) -> bool:
     """True when the file is exactly as btcbot last closed it (and no WAL is pending)."""
     try:
         recorded = _marker(path).read_text(encoding="ascii").strip()
-        return not Path(f"{path}-wal").exists() and recorded == _fingerprint(path)
+        return not _wal_pending(path) and recorded == _fingerprint(path)
     except OSError:
         return False
 
 
 def mark_clean(path: Path) -> None:
     """Record the file as btcbot leaves it (only after a clean close: the WAL is gone)."""
-    if Path(f"{path}-wal").exists():
+    if _wal_pending(path):
         return
     marker, tmp = _marker(path), Path(f"{path}-clean.tmp")
     with contextlib.suppress(OSError):
