@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from btcbot.adapters.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimServer, open_server_sim
+from btcbot.adapters.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimServer
 from btcbot.adapters.sqlite.store import Store
 from btcbot.cli import app
 
@@ -18,11 +17,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[SimServer]:
-    sim = open_server_sim(tmp_path / "server", seed=2)
-    with SimServer(sim) as srv:
-        yield srv
-    sim.close()
+def server(sim_server: SimServer) -> SimServer:
+    return sim_server
 
 
 def _doctor(server: SimServer, state: Path, secret: str = DEFAULT_API_SECRET) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]

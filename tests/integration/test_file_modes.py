@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from btcbot.adapters.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimServer, open_server_sim
+from btcbot.adapters.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimServer
 from btcbot.cli import app
 from btcbot.logsetup import configure_logging, detach_handlers
 
@@ -39,14 +39,6 @@ def _modes(root: Path) -> dict[str, str]:
     return wrong
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[SimServer]:
-    sim = open_server_sim(tmp_path / "server", seed=3)
-    with SimServer(sim) as srv:
-        yield srv
-    sim.close()
-
-
 @pytest.mark.parametrize("args", [["run"], ["run", "--json"], ["reconcile", "--apply"], ["halt"], ["resume"]])
 def test_command_on_new_state_dir_creates_only_private_files(isolated_env: Path, args: list[str]) -> None:
     state = isolated_env / "nested" / "state"  # parents made on the way are private too
@@ -57,8 +49,9 @@ def test_command_on_new_state_dir_creates_only_private_files(isolated_env: Path,
 
 
 @pytest.mark.parametrize("dry_run", ["true", "false"])
-def test_btcturk_runs_live_and_paper_create_only_private_files(isolated_env: Path, server: SimServer,
+def test_btcturk_runs_live_and_paper_create_only_private_files(isolated_env: Path, sim_server: SimServer,
                                                                dry_run: str) -> None:
+    server = sim_server
     env = {"BTCBOT_EXCHANGE": "btcturk", "BTCTURK_BASE_URL": server.url, "BTCTURK_API_KEY": DEFAULT_API_KEY,
            "BTCTURK_API_SECRET": DEFAULT_API_SECRET, "BTCBOT_DRY_RUN": dry_run, "BTCBOT_KILL_SWITCH": "false",
            "BTCBOT_LIVE_TRADING": "true", "BTCBOT_LIVE_TRADING_ACK": "I_UNDERSTAND"}

@@ -162,13 +162,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def migrate(db: Database) -> int:
     """Apply pending migrations in order; refuse a database newer than the code. Returns the version."""
-    row = db.query_one("PRAGMA user_version")
-    current = int(row[0]) if row else 0
-    if current > SCHEMA_VERSION:
-        raise StateError(
-            f"database {db.path} has schema version {current}, newer than this btcbot "
-            f"(knows {SCHEMA_VERSION}); upgrade btcbot or point --state-dir elsewhere"
-        )
+    current = _version(db)
     for version, (_name, sql) in enumerate(MIGRATIONS, start=1):
         if version <= current:
             continue
@@ -182,16 +176,22 @@ def migrate(db: Database) -> int:
 
 def require_current(db: Database) -> int:
     """Read-only commands: the schema must be exactly this code's (they never migrate)."""
+    current = _version(db)
+    if current < SCHEMA_VERSION:
+        raise StateError(
+            f"database {db.path} has schema version {current}, older than this btcbot ({SCHEMA_VERSION}); "
+            "`btcbot run` migrates it (read-only commands never do)"
+        )
+    return current
+
+
+def _version(db: Database) -> int:
+    """The database's schema version; a database newer than this code is refused."""
     row = db.query_one("PRAGMA user_version")
     current = int(row[0]) if row else 0
     if current > SCHEMA_VERSION:
         raise StateError(
             f"database {db.path} has schema version {current}, newer than this btcbot "
             f"(knows {SCHEMA_VERSION}); upgrade btcbot or point --state-dir elsewhere"
-        )
-    if current < SCHEMA_VERSION:
-        raise StateError(
-            f"database {db.path} has schema version {current}, older than this btcbot ({SCHEMA_VERSION}); "
-            "`btcbot run` migrates it (read-only commands never do)"
         )
     return current
