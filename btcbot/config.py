@@ -149,6 +149,16 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _no_plain_http_with_keys(self) -> Settings:
+        """Signed requests never travel unencrypted to another machine (loopback http stays: tests)."""
+        if self.exchange == "btcturk" and self.keys_present:
+            for name in ("base_url", "graph_url"):
+                problem = insecure_url(getattr(self, name))
+                if problem:
+                    raise ValueError(f"{env_name(name)}: {problem}")
+        return self
+
+    @model_validator(mode="after")
     def _check_ranges(self) -> Settings:
         positive = ("order_notional_try", "max_order_notional_try", "max_cycle_notional_try",
                     "max_position_notional_try", "dedupe_bucket_seconds", "stale_order_seconds",
@@ -174,16 +184,6 @@ class Settings(BaseSettings):
                 f"BTCBOT_LIVE_TRADING_ACK is set but is not {ACK_PHRASE!r}; set it to exactly "
                 f"{ACK_PHRASE} to arm live trading, or unset it"
             )
-        return self
-
-    @model_validator(mode="after")
-    def _no_plain_http_with_keys(self) -> Settings:
-        """Signed requests never travel unencrypted to another machine (loopback http stays: tests)."""
-        if self.exchange == "btcturk" and self.keys_present:
-            for name in ("base_url", "graph_url"):
-                problem = insecure_url(getattr(self, name))
-                if problem:
-                    raise ValueError(f"{env_name(name)}: {problem}")
         return self
 
     @classmethod

@@ -16,8 +16,7 @@ from typing import Any
 
 from btcbot.adapters.sqlite.db import Database, ensure_private_dir
 from btcbot.adapters.sqlite.fills import FillsMixin
-from btcbot.adapters.sqlite.migrations import migrate, require_current
-from btcbot.adapters.state_dir import require_existing_state
+from btcbot.adapters.sqlite.migrations import migrate
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.ids import event_id
 from btcbot.domain.models import Balance, LocalOrder, OrderMethod, Side, TradingState
@@ -67,6 +66,9 @@ class Store(FillsMixin):
     @classmethod
     def open_existing(cls, state_dir: Path, venue: str) -> Store:
         """Read-only commands: the existing journal, opened `mode=ro`, never created or migrated."""
+        from btcbot.adapters.sqlite.migrations import require_current
+        from btcbot.adapters.state_dir import require_existing_state
+
         require_existing_state(state_dir, DB_FILENAME)
         db = Database(state_dir / DB_FILENAME, read_only=True)
         try:
