@@ -44,17 +44,12 @@ def run_doctor(settings: Settings, now: datetime) -> list[Check]:
     checks = [_config(settings), state]
     if state.ok:
         checks += [_database(settings), _lock(settings)]
-    if settings.exchange == "btcturk":
-        store = _journal(settings) if state.ok else None  # its 429 blocks and windows apply here (R-EX-4)
+    if settings.exchange == "btcturk":  # the journal's 429 blocks and windows apply here too (R-EX-4)
+        exchange = btcturk_exchange(settings, block_store=_limits(settings) if state.ok else _ReadOnlyBlocks(None))
         try:
-            exchange = btcturk_exchange(settings, block_store=_ReadOnlyBlocks(store))
-            try:
-                checks += [_clock(exchange, now), _keys(exchange, settings)]
-            finally:
-                exchange.close()
+            checks += [_clock(exchange, now), _keys(exchange, settings)]
         finally:
-            if store is not None:
-                store.close()
+            exchange.close()
     else:
         checks.append(Check("exchange", True, "built-in simulator (offline); no keys or clock needed"))
     return checks
@@ -77,12 +72,16 @@ def _state(settings: Settings) -> Check:
     return Check("state", True, f"{settings.state_dir}")
 
 
-def _journal(settings: Settings) -> Store | None:
-    """The existing journal, read-only, when its schema is current; doctor never creates or migrates one."""
+def _limits(settings: Settings) -> _ReadOnlyBlocks:
+    """The journal's blocks and windows, read-only (a journal that cannot be read: the database check says)."""
     try:
-        return Store.open_existing(settings.state_dir, "btcturk")  # the caller closes it
+        store = Store.open_existing(settings.state_dir, "btcturk")
     except StateError:
-        return None  # the database check reports it
+        return _ReadOnlyBlocks(None)
+    try:
+        return _ReadOnlyBlocks(store)
+    finally:
+        store.close()
 
 
 def _config(settings: Settings) -> Check:
