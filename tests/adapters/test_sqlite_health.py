@@ -24,10 +24,10 @@ def _quick_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     original = Database._verify_before_writing
 
-    def spy(self: Database) -> None:
-        if not health.is_clean(Path(self.path)):
-            seen.append(self.path)
-        original(self)
+    def spy(self: Database, conn: sqlite3.Connection, file: Path) -> None:
+        if not health.is_clean(file):
+            seen.append(str(file))
+        original(self, conn, file)
 
     monkeypatch.setattr(Database, "_verify_before_writing", spy)
     return seen

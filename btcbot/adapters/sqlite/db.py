@@ -46,43 +46,42 @@ class Database:
         self._depth = 0
         self._damaged = False
         self._file = None if self.path == ":memory:" else Path(self.path)
-        created = self._file is not None and not self._file.exists()
-        if self._file is not None and not created:
-            self._checked(health.check_header, self._file)
         try:
-            if read_only:
-                self.conn = sqlite3.connect(_read_only_uri(self._file), uri=True,  # type: ignore[arg-type]
-                                            isolation_level=None, check_same_thread=False, timeout=10)
-            else:
-                self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
-            if created:
-                self._file.chmod(0o600)  # type: ignore[union-attr]  # R-SAFE-4, whatever the umask
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA busy_timeout = 10000")
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            if self._file is not None and not read_only:
-                self._verify_before_writing()
-                self.conn.execute("PRAGMA journal_mode = WAL")
-                self.conn.execute("PRAGMA synchronous = FULL")
+            self.conn = self._connect()
         except sqlite3.Error as exc:
             raise self._translate(exc) from None
         except OSError as exc:
             raise StateError(f"database {self.path}: {exc.strerror or exc}; fix its permissions or point "
                              "--state-dir elsewhere") from None
 
-    def _checked(self, check: object, path: Path) -> None:
+    def _connect(self) -> sqlite3.Connection:
+        """Check, open and configure the connection; a damaged file is refused before anything is written."""
+        file = self._file
+        created = file is not None and not file.exists()
+        if file is not None and not created:
+            health.check_header(file)
+        target = _read_only_uri(file) if self.read_only and file is not None else self.path
+        conn = sqlite3.connect(target, uri=self.read_only, isolation_level=None, check_same_thread=False, timeout=10)
         try:
-            check(path)  # type: ignore[operator]
-        except OSError as exc:
-            raise StateError(f"database {path}: {exc.strerror or exc}; fix its permissions or point "
-                             "--state-dir elsewhere") from None
+            if created and file is not None:
+                file.chmod(0o600)  # R-SAFE-4, whatever the umask
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if file is not None and not self.read_only:
+                self._verify_before_writing(conn, file)
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
-    def _verify_before_writing(self) -> None:
+    def _verify_before_writing(self, conn: sqlite3.Connection, file: Path) -> None:
         """quick_check a file btcbot did not leave exactly so (crash, copy, restore, outside edit)."""
-        assert self._file is not None
-        if self._file.stat().st_size == 0 or health.is_clean(self._file):
+        if file.stat().st_size == 0 or health.is_clean(file):
             return
-        row = self.conn.execute("PRAGMA quick_check(1)").fetchone()
+        row = conn.execute("PRAGMA quick_check(1)").fetchone()
         if row is None or row[0] != "ok":
             raise health.damaged(self.path, f"quick_check: {row[0] if row else 'no answer'}")
 
