@@ -128,3 +128,17 @@ def test_json_internal_error_exit_1_prints_error_object(monkeypatch: pytest.Monk
     monkeypatch.setattr("btcbot.services.cycle.run_cycle", broken)
     data = _json_failure(["run", "--json"], 1)
     assert str(data["error"]).startswith("internal error (RuntimeError); traceback in ")
+
+
+def test_error_outside_any_command_guard_is_one_line_and_exit_1(isolated_env: Path,
+                                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    from btcbot.cli.boundary import run_main
+
+    def broken_app(**kwargs: object) -> None:  # e.g. typer failing before a command's guard runs
+        raise RuntimeError("typer internals")
+
+    assert run_main(broken_app, ["status", "--json"]) == 1
+    out, err = capfd.readouterr()
+    assert json.loads(out)["exit_code"] == 1
+    assert len(err.strip().splitlines()) == 1 and "internal error (RuntimeError)" in err
+    _traceback_file(err).unlink()
