@@ -3,9 +3,10 @@ is SIGKILLed at every write point of a cycle -- before and after each store tran
 (`btcbot/testhooks.py`) -- then recovery cycles run and the live-path invariants and the exact ledger must hold.
 
 The points are not written down here: a listing run of the same cycle (`BTCBOT_TEST_CRASH_LIST`) names every
-point it passes, so the harness follows the code as it changes. Two scenarios: the first cycle on a fresh
-state (migrations, rules, first buys) and a busy cycle (fills to ingest, sells to place, a stale order to
-cancel). Each kill gets its own copy of the scenario's server and bot state (snapshots taken once).
+point it passes, so the harness follows the code as it changes. Three scenarios: the first cycle on a fresh
+state (migrations, rules, first buys), and two busy cycles (fills to ingest, sells to place, a stale order to
+cancel) that also find an earlier submit in flight, one that reached the venue and one that never left.
+Each kill gets its own copy of the scenario's server and bot state (snapshots taken once).
 """
 
 from __future__ import annotations
@@ -24,13 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from rig import SYMBOLS, Rig, WireLog, runner
+from rig import SYMBOLS, Rig, WireLog
 
 from btcbot.adapters.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimServer, open_server_sim
-from btcbot.cli import app
 
 SEED = 5
-BUSY_TICKS = 12  # seed 5, 12 ticks after the first cycle: 2 fills, 2 sells to place, 1 stale buy to cancel
+BUSY_TICKS = 12  # seed 5, 12 ticks after the first cycle: fills, sells to place, a stale buy to cancel
 RECOVERY = {"BTCBOT_UNKNOWN_ORDER_MAX_PROBES": "1", "BTCBOT_UNKNOWN_ORDER_MAX_AGE_SECONDS": "0"}
 WRITE_POINTS = ("tx:", "http:")
 
@@ -77,15 +77,20 @@ def _run_bot(venue: Venue, **extra: str) -> subprocess.CompletedProcess[str]:
                           timeout=120)
 
 
-def _snapshot(root: Path, name: str, busy: bool) -> Scenario:
-    """Build the scenario's starting state once, then list the write points its next cycle passes."""
+def _snapshot(root: Path, name: str, setup_kill: str | None) -> Scenario:
+    """Build the scenario's starting state once, then list the write points its next cycle passes.
+
+    `setup_kill`: a first cycle, killed at that point, places the first buys; the market then moves (fills, a
+    stale order) and the cycle under test also finds the killed cycle's submit still in flight."""
     base = root / name / "snapshot"
     sim = open_server_sim(base / "server", seed=SEED, tick_seconds=3600, cancel_delay=0)
     server = SimServer(sim).start()
     try:
-        if busy:  # one cycle places the first buys; the market then moves: fills, and a stale order
-            result = runner.invoke(app, ["run"], env=_env(server.url, base / "bot"))
-            assert result.exit_code == 0, result.output
+        if setup_kill is not None:
+            env = {**os.environ, **_env(server.url, base / "bot"), "BTCBOT_TEST_CRASH_AT": setup_kill}
+            setup = subprocess.run([sys.executable, "-m", "btcbot", "run"], env=env, capture_output=True, text=True,
+                                   timeout=120)
+            assert setup.returncode == -signal.SIGKILL, setup.stderr
             sim.advance(datetime.now(UTC), BUSY_TICKS)
     finally:
         server.stop()
@@ -106,7 +111,13 @@ def _snapshot(root: Path, name: str, busy: bool) -> Scenario:
 @pytest.fixture(scope="module")
 def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Scenario]]:
     root = tmp_path_factory.mktemp("crash")
-    yield [_snapshot(root, "first-cycle", busy=False), _snapshot(root, "busy-cycle", busy=True)]
+    yield [
+        _snapshot(root, "first-cycle", None),  # migrations, rules, the first buys
+        # the buy of the 2nd pair reached the venue but its reply was lost: adopted; fills, sells, a cancel
+        _snapshot(root, "busy-lost-reply", "http:POST /api/v1/order:after#2"),
+        # the buy of the 2nd pair was journaled but never sent: searched (openOrders, allOrders), probed
+        _snapshot(root, "busy-unsent", "http:POST /api/v1/order:before#2"),
+    ]
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -175,6 +186,8 @@ def test_sigkill_at_every_write_point_of_a_cycle_then_recovery_keeps_invariants(
         finally:
             kill.venue.stop()
         covered.append(f"{kill.scenario} {kill.point}")
-    busy = next(s for s in scenarios if s.name == "busy-cycle").points
-    assert any(p.startswith("http:DELETE") for p in busy) and any("record_fills" in p for p in busy)
+    every = [p for s in scenarios for p in s.points]
+    for kind in ("tx:migrate", "http:POST", "http:DELETE", "http:GET /api/v1/allOrders", "record_fills",
+                 "note_probe", "tx:Store.finish_cycle"):  # the scenarios reach every kind of write
+        assert any(p.startswith(kind) or kind in p for p in every), kind
     print(f"\ncrash points covered: {len(covered)} in {time.monotonic() - started:.0f} s")
