@@ -82,7 +82,7 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
                             "failures": breaker["failures"] if breaker else 0,
                             "opened_at": breaker["opened_at"] if breaker else None,
                             "next_probe_at": breaker["next_probe_at"] if breaker else None},
-        "locks": {"instance_lock_held": lock_held(settings.state_dir), "rate_limit_blocks": {
+        "locks": {"instance_lock_held": _lock_held(settings), "rate_limit_blocks": {
             k: iso(v) for k, v in store.load_blocks().items() if v > now}},
         "counts": counts,
     }
@@ -103,3 +103,7 @@ def _in_try(per_symbol: dict[str, Decimal], marks: dict[str, Decimal]) -> Decima
         if rate is not None:
             total += amount * rate
     return total
+
+
+def _lock_held(settings: Settings) -> bool:
+    return lock_held(settings.state_dir)  # never creates the lock file (status is read-only)
