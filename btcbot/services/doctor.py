@@ -1,10 +1,11 @@
 """`btcbot doctor`: checks config, keys (a signed balances request), clock skew, DB integrity and the lock.
-Never trades, never takes the instance lock, and creates nothing: the journal is opened read-only (its
-429 blocks and rate windows are honoured; new ones are kept in memory for this run only). A missing state
-dir is the problem reported (exit 2); every other failed check is exit 4."""
+Never trades and never takes the instance lock."""
+# Creates nothing: the journal is opened read-only (its 429 blocks and rate windows are honoured; new ones stay
+# in memory for this run). A missing state dir is the problem reported (exit 2); any other failed check is 4.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +16,6 @@ from btcbot.adapters.lock import LOCK_FILENAME, lock_held
 from btcbot.adapters.sqlite.db import Database
 from btcbot.adapters.sqlite.migrations import SCHEMA_VERSION
 from btcbot.adapters.sqlite.store import DB_FILENAME, Store
-from btcbot.adapters.state_dir import require_existing_state
 from btcbot.bootstrap import btcturk_exchange
 from btcbot.config import Settings
 from btcbot.domain.errors import AuthFailed, ExchangeError, StateError, describe
@@ -40,44 +40,40 @@ def doctor_exit_code(checks: Sequence[Check]) -> int:
 
 
 def run_doctor(settings: Settings, now: datetime) -> list[Check]:
-    state = _state(settings)
-    checks = [_config(settings), state]
-    if state.ok:
-        checks += [_database(settings), _lock(settings)]
-    if settings.exchange == "btcturk":  # the journal's 429 blocks and windows apply here too (R-EX-4)
-        exchange = btcturk_exchange(settings, block_store=_limits(settings) if state.ok else _ReadOnlyBlocks(None))
+    checks = [_config(settings), _database(settings), _lock(settings)]
+    if settings.exchange == "btcturk":
+        store = _journal(settings)  # its 429 blocks and rate windows apply to doctor's requests too (R-EX-4)
         try:
-            checks += [_clock(exchange, now), _keys(exchange, settings)]
+            exchange = btcturk_exchange(settings, block_store=store)
+            try:
+                checks += [_clock(exchange, now), _keys(exchange, settings)]
+            finally:
+                exchange.close()
         finally:
-            exchange.close()
+            if store is not None:
+                store.close()
     else:
         checks.append(Check("exchange", True, "built-in simulator (offline); no keys or clock needed"))
     return checks
 
 
 class _ReadOnlyBlocks(InMemoryBlockStore):
-    """The journal's blocks and windows, read once; what doctor adds stays in memory (it writes nothing)."""
+    """The journal's 429 blocks and rate windows, read once; what doctor adds stays in memory."""
 
-    def __init__(self, store: Store | None) -> None:
-        super().__init__(store.load_blocks() if store is not None else None)
-        if store is not None:
-            self.windows = store.load_windows()
+    def __init__(self, store: Store) -> None:
+        super().__init__(store.load_blocks())
+        self.windows = store.load_windows()
 
-
-def _state(settings: Settings) -> Check:
-    try:
-        require_existing_state(settings.state_dir, DB_FILENAME)
-    except StateError as exc:
-        return Check("state", False, str(exc), exit_code=2)
-    return Check("state", True, f"{settings.state_dir}")
+    def close(self) -> None:
+        """Nothing to close: the journal was closed once read."""
 
 
-def _limits(settings: Settings) -> _ReadOnlyBlocks:
-    """The journal's blocks and windows, read-only (a journal that cannot be read: the database check says)."""
+def _journal(settings: Settings) -> _ReadOnlyBlocks | None:
+    """The existing journal's limiter state, read-only; doctor never creates, migrates or writes one."""
     try:
         store = Store.open_existing(settings.state_dir, "btcturk")
     except StateError:
-        return _ReadOnlyBlocks(None)
+        return None  # the database check reports it
     try:
         return _ReadOnlyBlocks(store)
     finally:
@@ -91,8 +87,15 @@ def _config(settings: Settings) -> Check:
 
 
 def _database(settings: Settings) -> Check:
-    """The full integrity check, read-only (a damaged file is reported, never touched)."""
+    """The full integrity check, read-only (a damaged file is reported, never touched); no state at all is the
+    problem reported (exit 2)."""
+    from btcbot.adapters.state_dir import require_existing_state
+
     path = settings.state_dir / DB_FILENAME
+    try:
+        require_existing_state(settings.state_dir, DB_FILENAME)
+    except StateError as exc:
+        return Check("state", False, str(exc), exit_code=2)
     try:
         db = Database(path, read_only=True)
     except StateError as exc:
@@ -100,20 +103,22 @@ def _database(settings: Settings) -> Check:
     try:
         result = db.query_one("PRAGMA integrity_check")
         version = db.query_one("PRAGMA user_version")
-    except StateError as exc:
+        ok_integrity = result is not None and result[0] == "ok"
+        v = int(version[0]) if version else 0
+        ok = ok_integrity and v <= SCHEMA_VERSION
+        integrity = "ok" if ok_integrity else f"FAILED ({result[0] if result else 'no answer'})"
+        return Check("database", ok, f"{path}: integrity {integrity}, schema {v} (code knows {SCHEMA_VERSION})")
+    except (StateError, sqlite3.Error) as exc:
         return Check("database", False, str(exc))
     finally:
         db.close()
-    ok_integrity = result is not None and result[0] == "ok"
-    v = int(version[0]) if version else 0
-    ok = ok_integrity and v <= SCHEMA_VERSION
-    integrity = "ok" if ok_integrity else f"FAILED ({result[0] if result else 'no answer'})"
-    return Check("database", ok, f"{path}: integrity {integrity}, schema {v} (code knows {SCHEMA_VERSION})")
 
 
 def _lock(settings: Settings) -> Check:
     path = settings.state_dir / LOCK_FILENAME
-    if lock_held(settings.state_dir):
+    if not settings.state_dir.exists():
+        return Check("lock", True, "state dir not created yet")
+    if lock_held(settings.state_dir):  # never creates the lock file
         return Check("lock", True, f"{path} is held by a running btcbot (normal during a cycle)")
     return Check("lock", True, f"{path} free")
 
