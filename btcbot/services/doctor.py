@@ -18,7 +18,7 @@ from btcbot.adapters.sqlite.migrations import SCHEMA_VERSION
 from btcbot.adapters.sqlite.store import DB_FILENAME, Store
 from btcbot.bootstrap import btcturk_exchange
 from btcbot.config import Settings
-from btcbot.domain.errors import AuthFailed, ExchangeError, StateError, describe
+from btcbot.domain.errors import AuthFailed, ExchangeError, describe
 
 __all__ = ["MAX_SKEW", "Check", "doctor_exit_code", "run_doctor"]
 
@@ -70,6 +70,8 @@ class _ReadOnlyBlocks(InMemoryBlockStore):
 
 def _journal(settings: Settings) -> _ReadOnlyBlocks | None:
     """The existing journal's limiter state, read-only; doctor never creates, migrates or writes one."""
+    from btcbot.domain.errors import StateError
+
     try:
         store = Store.open_existing(settings.state_dir, "btcturk")
     except StateError:
@@ -90,6 +92,7 @@ def _database(settings: Settings) -> Check:
     """The full integrity check, read-only (a damaged file is reported, never touched); no state at all is the
     problem reported (exit 2)."""
     from btcbot.adapters.state_dir import require_existing_state
+    from btcbot.domain.errors import StateError
 
     path = settings.state_dir / DB_FILENAME
     try:
