@@ -22,6 +22,7 @@ from btcbot.domain.strategies.exits import ExitParams
 from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
 from btcbot.ports import Exchange
 from btcbot.services.cycle import Deps, Mode, StageConfig
+from btcbot.services.run_record import record_failed_start
 
 if TYPE_CHECKING:  # imported lazily at run time: keeps `btcbot --help` fast
     from btcbot.adapters.btcturk import BtcTurkExchange
@@ -129,8 +130,11 @@ def risk_params(settings: Settings) -> RiskParams:
 
 
 @contextmanager
-def open_deps(settings: Settings, clock: Any = None) -> Iterator[Deps]:
-    """Take the single-instance lock, open the journal and the exchange; release everything on exit."""
+def open_deps(settings: Settings, clock: Any = None, record_failure_as: str | None = None) -> Iterator[Deps]:
+    """Take the single-instance lock, open the journal and the exchange; release everything on exit.
+
+    `record_failure_as=<stage>` (cycle commands): a failure while building the exchange is recorded as a
+    cycle of that stage with its outcome and exit code before it propagates."""
     state_dir = ensure_private_dir(settings.state_dir)
     the_clock = clock or SystemClock()
     with instance_lock(state_dir):
@@ -138,7 +142,12 @@ def open_deps(settings: Settings, clock: Any = None) -> Iterator[Deps]:
         store = Store.open(state_dir, mode.venue)
         exchange: Any = None
         try:
-            exchange = build_exchange(settings, mode, store, the_clock, state_dir)
+            try:
+                exchange = build_exchange(settings, mode, store, the_clock, state_dir)
+            except BaseException as exc:
+                if record_failure_as is not None:
+                    record_failed_start(store, record_failure_as, mode.label, exc, the_clock.now())
+                raise
             yield Deps(settings, exchange, store, the_clock, mode)
         finally:
             if exchange is not None and hasattr(exchange, "close"):

@@ -24,11 +24,12 @@ from btcbot.domain.errors import ConfigError
 from btcbot.domain.money import FloatRejected, to_decimal
 from btcbot.domain.symbols import SYMBOL_RE, split_symbol
 
-__all__ = ["ACK_PHRASE", "DEFAULT_CONFIG_PATH", "Settings", "env_name", "load_settings"]
+__all__ = ["ACK_PHRASE", "DEFAULT_CONFIG_PATH", "Settings", "env_name", "insecure_url", "load_settings"]
 
 ACK_PHRASE = "I_UNDERSTAND"
 DEFAULT_CONFIG_PATH = Path("config/btcbot.toml")
 _BTCTURK_FIELDS = ("base_url", "graph_url", "api_key", "api_secret")
+_SECRETS = ("api_key", "api_secret")  # environment or .env only, never the TOML file
 
 
 def _btcturk(name: str) -> Any:
@@ -185,6 +186,16 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _no_plain_http_with_keys(self) -> Settings:
+        """Signed requests never travel unencrypted to another machine (loopback http stays: tests)."""
+        if self.exchange == "btcturk" and self.keys_present:
+            for name in ("base_url", "graph_url"):
+                problem = insecure_url(getattr(self, name))
+                if problem:
+                    raise ValueError(f"{env_name(name)}: {problem}")
+        return self
+
+    @model_validator(mode="after")
     def _check_ranges(self) -> Settings:
         positive = ("order_notional_try", "max_order_notional_try", "max_cycle_notional_try",
                     "max_position_notional_try", "dedupe_bucket_seconds", "stale_order_seconds",
@@ -284,6 +295,10 @@ class _TomlSource(PydanticBaseSettingsSource):
         known = set(Settings.model_fields)
         flat: dict[str, Any] = {}
         for key, value in data.items():
+            name = key.lower().removeprefix("btcturk_")
+            if name in _SECRETS:
+                raise ConfigError(f"{path}: {key!r} is not allowed in the TOML file; set {env_name(name)} in the "
+                                  "environment or .env instead (and remove it from the file)")
             name = key.lower()
             if name not in known:
                 hint = difflib.get_close_matches(name, sorted(known), n=1)
@@ -291,6 +306,27 @@ class _TomlSource(PydanticBaseSettingsSource):
                 raise ConfigError(f"{path}: unknown setting {key!r}{suggestion}")
             flat[name] = value
         return flat
+
+
+def insecure_url(url: str) -> str | None:
+    """Why `url` must not carry signed requests (None when it is https, or http to a loopback host)."""
+    from ipaddress import ip_address
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return None
+    host = parts.hostname or ""
+    if parts.scheme == "http":
+        try:
+            loopback = host == "localhost" or ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if loopback:
+            return None
+        return (f"plain http to {host or '?'} would send the API key and signatures unencrypted; use https "
+                "(http is allowed only to a loopback address)")
+    return f"{parts.scheme or 'no'} scheme; use an https:// URL"
 
 
 def env_name(field_name: str) -> str:

@@ -23,5 +23,9 @@ backtest.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: nothing escapes as a traceback (SPEC §0.2)."""
+    import sys
+
+    from btcbot.cli.boundary import run_main
+
+    sys.exit(run_main(app, sys.argv[1:]))

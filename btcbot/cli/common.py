@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +10,9 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from btcbot.cli.exit_codes import BUG, code_for
+from btcbot import testhooks
+from btcbot.cli.boundary import fail, private_files, report_bug
+from btcbot.cli.exit_codes import code_for
 from btcbot.domain.errors import BtcbotError
 
 __all__ = ["ConfigOpt", "JsonOpt", "StateDirOpt", "guarded", "settings_from"]
@@ -28,44 +29,45 @@ StateDirOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 
 
-def settings_from(config: Path | None, state_dir: Path | None, **overrides: Any) -> Any:
-    """Load settings (CLI flags win) and set up logging under the state dir."""
+def settings_from(config: Path | None, state_dir: Path | None, read_only: bool = False, **overrides: Any) -> Any:
+    """Load settings (CLI flags win) and set up logging under the state dir.
+
+    Commands that write make the state dir (0700) here; read-only ones (`read_only=True`: status, doctor)
+    create nothing, not even the log dir."""
+    from btcbot.adapters.state_dir import ensure_private_dir
     from btcbot.config import load_settings
     from btcbot.logsetup import configure_logging
 
+    if testhooks.ARMED:
+        testhooks.crash_point("cli:settings")
     settings = load_settings(config, state_dir=state_dir, **overrides)
-    configure_logging(settings.state_dir, settings.log_format)
+    if not read_only:
+        ensure_private_dir(settings.state_dir)
+    configure_logging(settings.state_dir, settings.log_format, create=not read_only)
     return settings
 
 
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn btcbot errors into a one-line message and their exit code; bugs into exit 1 with the
-    traceback in the log file only."""
+    """The one error boundary of every command: btcbot errors become one line and their exit code, bugs
+    exit 1 with the traceback in the log file only; with --json the error is also JSON on stdout."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except BtcbotError as exc:
-            typer.echo(f"btcbot: {exc}", err=True)
-            raise typer.Exit(code_for(exc)) from None
-        except Exception as exc:
-            logging.getLogger("btcbot").error("unexpected error", exc_info=True)
-            where = _log_hint()
-            typer.echo(f"btcbot: internal error ({type(exc).__name__}); {where}", err=True)
-            raise typer.Exit(BUG) from None
+        from btcbot.logsetup import detach_handlers
+
+        as_json = bool(kwargs.get("as_json"))
+        detach_handlers()  # nothing of this command is logged to an earlier command's file
+        with private_files():
+            try:
+                return fn(*args, **kwargs)
+            except (typer.Exit, typer.Abort, SystemExit):
+                raise
+            except BtcbotError as exc:
+                raise typer.Exit(fail(str(exc), code_for(exc), as_json)) from None
+            except BaseException as exc:  # a bug, or an interrupt: never a traceback on stderr
+                raise typer.Exit(report_bug(exc, as_json)) from None
 
     return wrapper
-
-
-def _log_hint() -> str:
-    for handler in logging.getLogger("btcbot").handlers:
-        name = getattr(handler, "baseFilename", None)
-        if name:
-            return f"traceback in {name}"
-    return "run again with a writable --state-dir to keep the traceback"
 
 
 def echo_json(data: object) -> None:

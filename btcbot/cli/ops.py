@@ -20,7 +20,7 @@ def status(config: ConfigOpt = None, state_dir: StateDirOpt = None, as_json: Jso
     from btcbot.cli.render import render_status
     from btcbot.services.status import collect_status
 
-    settings = settings_from(config, state_dir)
+    settings = settings_from(config, state_dir, read_only=True)
     data = collect_status(settings, fills=fills)
     if as_json:
         echo_json(data)
@@ -53,22 +53,28 @@ def reconcile(config: ConfigOpt = None, state_dir: StateDirOpt = None, apply: Ap
 
 @guarded
 def doctor(config: ConfigOpt = None, state_dir: StateDirOpt = None, as_json: JsonOpt = False) -> None:
-    """Check config, keys (signed balances request), clock skew, DB integrity and the lock; never trades.
+    """Check config, keys (signed balances request), clock skew, DB integrity and the lock; never trades
+    and creates nothing.
 
-    Exit 0 when every check passes, 4 when one fails."""
+    Exit 0 when every check passes, 4 when one fails, 2 when there is no state at the state dir."""
     from datetime import UTC, datetime
 
     from btcbot.cli.render import render_checks
-    from btcbot.services.doctor import run_doctor
+    from btcbot.services.doctor import doctor_exit_code, run_doctor
 
-    settings = settings_from(config, state_dir)
+    settings = settings_from(config, state_dir, read_only=True)
     checks = run_doctor(settings, datetime.now(UTC))
+    code = doctor_exit_code(checks)
+    missing = [c.detail for c in checks if not c.ok and c.exit_code == 2]
     if as_json:
-        echo_json({"checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
-                   "ok": all(c.ok for c in checks)})
+        data = {"checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
+                "ok": code == 0, "exit_code": code}
+        echo_json({**data, "error": missing[0]} if missing else data)
     else:
         render_checks(checks)
-    raise typer.Exit(0 if all(c.ok for c in checks) else 4)
+    if missing:
+        typer.echo(f"btcbot: {missing[0]}", err=True)
+    raise typer.Exit(code)
 
 
 ReduceOnlyOpt = Annotated[bool, typer.Option("--reduce-only", help="Allow sells and cancels (REDUCE_ONLY).")]

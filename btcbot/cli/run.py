@@ -26,8 +26,9 @@ def run(config: ConfigOpt = None, state_dir: StateDirOpt = None, dry_run: DryRun
     from btcbot.services.cycle import run_cycle
 
     settings = settings_from(config, state_dir, dry_run=dry_run, symbols=symbols)
-    with open_deps(settings) as deps:
-        report = run_cycle(deps, stage3_config(settings))
+    stage = stage3_config(settings)
+    with open_deps(settings, record_failure_as=stage.name) as deps:
+        report = run_cycle(deps, stage)
     if as_json:
         echo_json(cycle_json(report))
     else:

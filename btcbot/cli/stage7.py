@@ -23,9 +23,9 @@ def stage7_run(config: ConfigOpt = None, state_dir: StateDirOpt = None, dry_run:
     from btcbot.services.stage7 import run_stage7
 
     settings = settings_from(config, state_dir, dry_run=dry_run, symbols=symbols)
-    first = stage7_first(settings, with_stage4)
-    with open_deps(settings) as deps:
-        result = run_stage7(deps, stage7_config(settings), first)
+    stage, first = stage7_config(settings), stage7_first(settings, with_stage4)
+    with open_deps(settings, record_failure_as=stage.name) as deps:
+        result = run_stage7(deps, stage, first)
     if as_json:
         echo_json(stage7_json(result))
     else:

@@ -1,16 +1,18 @@
 """`btcbot doctor`: checks config, keys (a signed balances request), clock skew, DB integrity and the lock.
 Never trades and never takes the instance lock."""
+# Creates nothing: the journal is opened read-only (its 429 blocks and rate windows are honoured; new ones stay
+# in memory for this run). A missing state dir is the problem reported (exit 2); any other failed check is 4.
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from filelock import FileLock, Timeout
-
-from btcbot.adapters.lock import LOCK_FILENAME
+from btcbot.adapters.btcturk.limiter import InMemoryBlockStore
+from btcbot.adapters.lock import LOCK_FILENAME, lock_held
 from btcbot.adapters.sqlite.db import Database
 from btcbot.adapters.sqlite.migrations import SCHEMA_VERSION
 from btcbot.adapters.sqlite.store import DB_FILENAME, Store
@@ -19,7 +21,7 @@ from btcbot.config import Settings
 from btcbot.domain.errors import AuthFailed, ExchangeError, StateError, describe
 from btcbot.services.breaker import breaker_json
 
-__all__ = ["MAX_SKEW", "Check", "run_doctor"]
+__all__ = ["MAX_SKEW", "Check", "doctor_exit_code", "run_doctor"]
 
 MAX_SKEW = timedelta(seconds=2)  # BTCTurk refuses stamps more than 5 s off; warn well before that
 
@@ -29,6 +31,13 @@ class Check:
     name: str
     ok: bool
     detail: str
+    exit_code: int = 4  # when it fails; 2 for the missing state (a usage problem: wrong --state-dir?)
+
+
+def doctor_exit_code(checks: Sequence[Check]) -> int:
+    """0 when every check passes; 2 when the state is missing (the problem reported); otherwise 4."""
+    codes = {c.exit_code for c in checks if not c.ok}
+    return 0 if not codes else 2 if 2 in codes else 4
 
 
 def run_doctor(settings: Settings, now: datetime) -> list[Check]:
@@ -49,20 +58,29 @@ def run_doctor(settings: Settings, now: datetime) -> list[Check]:
     return checks
 
 
-def _journal(settings: Settings) -> Store | None:
-    """The existing journal when its schema is current; doctor never creates or migrates one."""
-    path = settings.state_dir / DB_FILENAME
-    if not path.exists():
-        return None
-    db = Database(path)
+class _ReadOnlyBlocks(InMemoryBlockStore):
+    """The journal's 429 blocks and rate windows, read once; what doctor adds stays in memory."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store.load_blocks())
+        self.windows = store.load_windows()
+
+    def close(self) -> None:
+        """Nothing to close: the journal was closed once read."""
+
+
+def _journal(settings: Settings) -> _ReadOnlyBlocks | None:
+    """The existing journal's limiter state, read-only; doctor never creates, migrates or writes one."""
+    from btcbot.domain.errors import StateError
+
     try:
-        row = db.query_one("PRAGMA user_version")
-        if row is not None and int(row[0]) == SCHEMA_VERSION:
-            return Store(db, "btcturk")  # the caller closes it
-    except sqlite3.Error:
-        pass  # the database check reports it
-    db.close()
-    return None
+        store = Store.open_existing(settings.state_dir, "btcturk")
+    except StateError:
+        return None  # the database check reports it
+    try:
+        return _ReadOnlyBlocks(store)
+    finally:
+        store.close()
 
 
 def _config(settings: Settings) -> Check:
@@ -72,18 +90,30 @@ def _config(settings: Settings) -> Check:
 
 
 def _database(settings: Settings) -> Check:
+    """The full integrity check, read-only (a damaged file is reported, never touched); no state at all is the
+    problem reported (exit 2)."""
+    from btcbot.adapters.state_dir import require_existing_state
+    from btcbot.domain.errors import StateError
+
     path = settings.state_dir / DB_FILENAME
-    if not path.exists():
-        return Check("database", True, f"{path} not created yet (the first run creates it)")
-    db = Database(path)
+    try:
+        require_existing_state(settings.state_dir, DB_FILENAME)
+    except StateError as exc:
+        return Check("state", False, str(exc), exit_code=2)
+    try:
+        db = Database(path, read_only=True)
+    except StateError as exc:
+        return Check("database", False, str(exc))
     try:
         result = db.query_one("PRAGMA integrity_check")
         version = db.query_one("PRAGMA user_version")
         ok_integrity = result is not None and result[0] == "ok"
         v = int(version[0]) if version else 0
         ok = ok_integrity and v <= SCHEMA_VERSION
-        return Check("database", ok, f"integrity {'ok' if ok_integrity else result[0] if result else '?'}, "
-                                     f"schema {v} (code knows {SCHEMA_VERSION})")
+        integrity = "ok" if ok_integrity else f"FAILED ({result[0] if result else 'no answer'})"
+        return Check("database", ok, f"{path}: integrity {integrity}, schema {v} (code knows {SCHEMA_VERSION})")
+    except (StateError, sqlite3.Error) as exc:
+        return Check("database", False, str(exc))
     finally:
         db.close()
 
@@ -94,7 +124,7 @@ def _breaker(settings: Settings) -> Check:
     if not path.exists():
         return Check("breaker", True, "closed (no journal yet)")
     try:
-        store = Store(Database(path), select_mode(settings).venue)
+        store = Store.open_existing(settings.state_dir, select_mode(settings).venue)
         try:
             info = breaker_json(store.breaker())
         finally:
@@ -111,12 +141,8 @@ def _lock(settings: Settings) -> Check:
     path = settings.state_dir / LOCK_FILENAME
     if not settings.state_dir.exists():
         return Check("lock", True, "state dir not created yet")
-    lock = FileLock(str(path), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
+    if lock_held(settings.state_dir):  # never creates the lock file
         return Check("lock", True, f"{path} is held by a running btcbot (normal during a cycle)")
-    lock.release()
     return Check("lock", True, f"{path} free")
 
 

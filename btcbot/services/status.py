@@ -6,9 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from filelock import FileLock, Timeout
-
-from btcbot.adapters.lock import LOCK_FILENAME
+from btcbot.adapters.lock import lock_held
 from btcbot.adapters.sqlite.store import Store, iso
 from btcbot.bootstrap import select_mode
 from btcbot.config import Settings
@@ -27,7 +25,7 @@ __all__ = ["collect_status"]
 def collect_status(settings: Settings, fills: int = 0, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     mode = select_mode(settings)
-    store = Store.open(settings.state_dir, mode.venue)
+    store = Store.open_existing(settings.state_dir, mode.venue)  # read-only: creates nothing (SPEC §0.1)
     try:
         return _collect(store, settings, mode.label, mode.live, fills, now)
     finally:
@@ -108,10 +106,4 @@ def _in_try(per_symbol: dict[str, Decimal], marks: dict[str, Decimal]) -> Decima
 
 
 def _lock_held(settings: Settings) -> bool:
-    lock = FileLock(str(settings.state_dir / LOCK_FILENAME), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        return True
-    lock.release()
-    return False
+    return lock_held(settings.state_dir)  # never creates the lock file (status is read-only)

@@ -176,7 +176,9 @@ def test_backtest_stage_runs_when_registered_else_exits_2(stage: str) -> None:
         report = json.loads(out)
         assert code == 0 and report["stage"] == stage and identity_holds(report)
     else:
-        assert code == 2 and f"--stage {stage}: not available in this build" in err and out == ""
+        assert code == 2 and f"--stage {stage}: not available in this build" in err
+        error = json.loads(out)  # --json: the failure as data on stdout too (SPEC §0.1)
+        assert error["exit_code"] == 2 and f"--stage {stage}" in error["error"]
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from btcbot.adapters.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimServer, open_server_sim
+from btcbot.adapters.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimServer
 from btcbot.adapters.sqlite.store import Store
 from btcbot.cli import app
 
@@ -18,11 +17,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[SimServer]:
-    sim = open_server_sim(tmp_path / "server", seed=2)
-    with SimServer(sim) as srv:
-        yield srv
-    sim.close()
+def server(sim_server: SimServer) -> SimServer:
+    return sim_server
 
 
 def _doctor(server: SimServer, state: Path, secret: str = DEFAULT_API_SECRET) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
@@ -34,14 +30,24 @@ def _doctor(server: SimServer, state: Path, secret: str = DEFAULT_API_SECRET) ->
 
 
 def test_doctor_signed_balances_and_clock_pass_against_server(server: SimServer, tmp_path: Path) -> None:
+    Store.open(tmp_path / "bot", "btcturk").close()
     code, checks = _doctor(server, tmp_path / "bot")
     assert code == 0, checks
     assert checks["keys"]["ok"] and "signed balances request ok" in checks["keys"]["detail"]
     assert checks["clock"]["ok"] and "skew" in checks["clock"]["detail"]
-    assert not (tmp_path / "bot" / "btcbot.sqlite").exists()  # doctor never creates the journal
+
+
+def test_doctor_without_state_still_checks_keys_and_clock_exits_2_creates_nothing(server: SimServer,
+                                                                                  tmp_path: Path) -> None:
+    code, checks = _doctor(server, tmp_path / "bot")
+    assert code == 2, checks
+    assert not checks["state"]["ok"] and "no state at" in checks["state"]["detail"]
+    assert checks["keys"]["ok"] and checks["clock"]["ok"] and checks["config"]["ok"]
+    assert not (tmp_path / "bot").exists()  # doctor never creates the state dir, journal, lock or logs
 
 
 def test_doctor_wrong_secret_fails_keys_check_with_exit_4(server: SimServer, tmp_path: Path) -> None:
+    Store.open(tmp_path / "bot", "btcturk").close()
     code, checks = _doctor(server, tmp_path / "bot", secret="d3Jvbmctc2VjcmV0")
     assert code == 4
     assert not checks["keys"]["ok"] and "signature refused" in checks["keys"]["detail"]

@@ -38,6 +38,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import SecretStr
 
+from btcbot import testhooks
 from btcbot.adapters.btcturk.auth import Signer
 from btcbot.adapters.btcturk.limiter import DEFAULT_LIMITS, RateLimitBlockStore, RateLimiter, Window
 from btcbot.adapters.btcturk.schemas import Envelope
@@ -346,10 +347,14 @@ class BtcTurkClient:
         write = method != "GET"
         with self._counts_lock:
             self._counts[key] += 1
+        if testhooks.ARMED:
+            testhooks.crash_point(f"http:{key}:before")
         with self._translate(key, write=write):
             response = self._http.request(
                 method, self._hosts[host] + path, params=params, content=content, headers=headers
             )
+            if testhooks.ARMED:
+                testhooks.crash_point(f"http:{key}:after")
             log.debug("%s -> HTTP %d", key, response.status_code)
             payload = _decode(response, endpoint=key, write=write, envelope=envelope, now=self._clock())
             return parse(payload)

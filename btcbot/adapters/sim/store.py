@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from btcbot.adapters.sim.state import Changes, EngineState, Holding, Level, SimBook, SimFill, SimOrder
+from btcbot.adapters.sqlite.health import check_header, state_error
 from btcbot.domain.errors import StateError
 from btcbot.domain.models import ExchangeOrderStatus, FillReport, OrderMethod, Side
 from btcbot.domain.money import dec_str
@@ -72,15 +73,20 @@ class SimStore:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             created = not path.exists()
-        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
-        if path is not None and created:
-            os.chmod(path, 0o600)  # like the journal: the state dir's files are the owner's only
-        if path is not None:
-            conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        conn.execute("PRAGMA foreign_keys=ON")
-        store = cls(conn)
-        store._migrate()
+            if not created:
+                check_header(path)  # a damaged file is refused untouched (StateError, exit 2)
+        try:
+            conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+            if path is not None and created:
+                os.chmod(path, 0o600)  # like the journal: the state dir's files are the owner's only
+            if path is not None:
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            store = cls(conn)
+            store._migrate()
+        except sqlite3.Error as exc:
+            raise (state_error(target, exc) or exc) from None
         return store
 
     def _migrate(self) -> None:

@@ -1,4 +1,9 @@
-"""Connection setup (WAL, busy_timeout, foreign keys) and the one transaction helper."""
+"""Connection setup (WAL, synchronous=FULL, busy_timeout, foreign keys) and the one transaction helper.
+
+`synchronous=FULL`: in WAL mode every COMMIT fsyncs the WAL, so a committed write-ahead row (SUBMITTING) is
+on disk before the order is POSTed, even across a power loss (NORMAL may lose the last commits). Its cost per
+cycle is measured by scripts/bench_sync.py (README, Benchmarks).
+"""
 
 from __future__ import annotations
 
@@ -9,19 +14,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from btcbot import testhooks
+from btcbot.adapters.sqlite import health
+from btcbot.adapters.state_dir import ensure_private_dir
 from btcbot.domain.errors import StateError
 
 __all__ = ["Database", "ensure_private_dir"]
 
 
-def ensure_private_dir(path: Path) -> Path:
-    """Create the state directory 0700 (R-SAFE-4) or fail with a clear error."""
-    try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(path, 0o700)
-    except OSError as exc:
-        raise StateError(f"state directory {path}: {exc.strerror or exc}") from None
-    return path
+def _read_only_uri(path: Path) -> str:
+    """`mode=ro`; `immutable=1` when nobody can be writing it (an unwritable dir and no WAL): SQLite could not
+    create the shared-memory file a WAL reader needs there."""
+    uri = path.absolute().as_uri()  # a relative --state-dir is fine too
+    if not os.access(path.parent, os.W_OK) and not Path(f"{path}-wal").exists():
+        return f"{uri}?immutable=1"
+    return f"{uri}?mode=ro"
 
 
 class Database:
@@ -29,29 +36,66 @@ class Database:
 
     Autocommit mode (`isolation_level=None`) so that transactions are explicit. Thread-safe through a
     re-entrant lock: the cycle's concurrent reads never write, and every write goes through `atomic()`.
+    `read_only=True` opens an existing file with `mode=ro`: nothing is created, migrated or written.
+    A damaged file is refused before anything is written to it (see `health`).
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, read_only: bool = False) -> None:
         self.path = str(path)
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._depth = 0
         self._scratch = False
-        memory = self.path == ":memory:"
-        if not memory:
-            db_path = Path(self.path)
-            created = not db_path.exists()
+        self._damaged = False
+        self._file = None if self.path == ":memory:" else Path(self.path)
         try:
-            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+            self.conn = self._connect()
         except sqlite3.Error as exc:
-            raise StateError(f"cannot open database {self.path}: {exc}") from None
-        if not memory and created:
-            os.chmod(db_path, 0o600)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA busy_timeout = 10000")
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        if not memory:
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
+            raise self._translate(exc) from None
+        except OSError as exc:
+            raise StateError(f"database {self.path}: {exc.strerror or exc}; fix its permissions or point "
+                             "--state-dir elsewhere") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        """Check, open and configure the connection; a damaged file is refused before anything is written."""
+        file = self._file
+        created = file is not None and not file.exists()
+        if file is not None and not created:
+            health.check_header(file)
+        target = _read_only_uri(file) if self.read_only and file is not None else self.path
+        conn = sqlite3.connect(target, uri=self.read_only, isolation_level=None, check_same_thread=False, timeout=10)
+        try:
+            if created and file is not None:
+                file.chmod(0o600)  # R-SAFE-4, whatever the umask
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if file is not None and not self.read_only:
+                self._verify_before_writing(conn, file)
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _verify_before_writing(self, conn: sqlite3.Connection, file: Path) -> None:
+        """quick_check a file btcbot did not leave exactly so (crash, copy, restore, outside edit)."""
+        if file.stat().st_size == 0 or health.is_clean(file):
+            return
+        row = conn.execute("PRAGMA quick_check(1)").fetchone()
+        if row is None or row[0] != "ok":
+            raise health.damaged(self.path, f"quick_check: {row[0] if row else 'no answer'}")
+
+    def _translate(self, exc: sqlite3.Error) -> BaseException:
+        """A StateError naming this file for damaged/unwritable state; otherwise the error itself."""
+        error = health.state_error(self.path, exc)
+        if error is None:
+            return exc
+        self._damaged = True
+        if self._file is not None and not self.read_only:
+            health.forget_clean(self._file)  # the next open checks the whole file again
+        return error
 
     def make_scratch(self) -> None:
         """Make this a scratch database (a backtest's private in-memory journal): from now on everything runs
@@ -71,37 +115,62 @@ class Database:
                 yield self.conn
             return
         with self._lock:
-            if self._depth == 0:
-                self.conn.execute("BEGIN IMMEDIATE")
-            else:
-                self.conn.execute(f"SAVEPOINT sp{self._depth}")
+            top = self._depth == 0
+            if top and testhooks.ARMED:
+                testhooks.crash_point(testhooks.tx_name("before"))
+            try:
+                self.conn.execute("BEGIN IMMEDIATE" if top else f"SAVEPOINT sp{self._depth}")
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from None
             self._depth += 1
             try:
                 yield self.conn
-            except BaseException:
+            except BaseException as exc:
                 self._depth -= 1
-                if self._depth == 0:
-                    self.conn.execute("ROLLBACK")
-                else:
-                    self.conn.execute(f"ROLLBACK TO sp{self._depth}")
-                    self.conn.execute(f"RELEASE sp{self._depth}")
+                self._rollback()
+                if isinstance(exc, sqlite3.Error):
+                    raise self._translate(exc) from None
                 raise
             else:
                 self._depth -= 1
-                if self._depth == 0:
-                    self.conn.execute("COMMIT")
-                else:
-                    self.conn.execute(f"RELEASE sp{self._depth}")
+                try:
+                    self.conn.execute("COMMIT" if self._depth == 0 else f"RELEASE sp{self._depth}")
+                except sqlite3.Error as exc:
+                    self._rollback()
+                    raise self._translate(exc) from None
+            if top and testhooks.ARMED:
+                testhooks.crash_point(testhooks.tx_name("after"))
+
+    def _rollback(self) -> None:
+        """Undo the open transaction (or savepoint); the error being handled is what the caller sees."""
+        if not self.conn.in_transaction:  # SQLite already rolled back (e.g. after SQLITE_FULL or CORRUPT)
+            return
+        try:
+            if self._depth == 0:
+                self.conn.execute("ROLLBACK")
+            else:
+                self.conn.execute(f"ROLLBACK TO sp{self._depth}")
+                self.conn.execute(f"RELEASE sp{self._depth}")
+        except sqlite3.Error:
+            self._damaged = True
 
     def query(self, sql: str, params: tuple[object, ...] | dict[str, object] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self.conn.execute(sql, params).fetchall()
+            try:
+                return self.conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from None
 
     def query_one(self, sql: str, params: tuple[object, ...] | dict[str, object] = ()) -> sqlite3.Row | None:
         with self._lock:
-            row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+            try:
+                row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from None
             return row
 
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+            if self._file is not None and not self.read_only and not self._damaged and self._file.exists():
+                health.mark_clean(self._file)

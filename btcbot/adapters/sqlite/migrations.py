@@ -9,7 +9,7 @@ from __future__ import annotations
 from btcbot.adapters.sqlite.db import Database
 from btcbot.domain.errors import StateError
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "require_current"]
 
 M001_INITIAL = """
 CREATE TABLE cycles (
@@ -189,13 +189,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def migrate(db: Database) -> int:
     """Apply pending migrations in order; refuse a database newer than the code. Returns the version."""
-    row = db.query_one("PRAGMA user_version")
-    current = int(row[0]) if row else 0
-    if current > SCHEMA_VERSION:
-        raise StateError(
-            f"database {db.path} has schema version {current}, newer than this btcbot "
-            f"(knows {SCHEMA_VERSION}); upgrade btcbot or point --state-dir elsewhere"
-        )
+    current = _version(db)
     for version, (_name, sql) in enumerate(MIGRATIONS, start=1):
         if version <= current:
             continue
@@ -205,3 +199,26 @@ def migrate(db: Database) -> int:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
     return SCHEMA_VERSION
+
+
+def require_current(db: Database) -> int:
+    """Read-only commands: the schema must be exactly this code's (they never migrate)."""
+    current = _version(db)
+    if current < SCHEMA_VERSION:
+        raise StateError(
+            f"database {db.path} has schema version {current}, older than this btcbot ({SCHEMA_VERSION}); "
+            "`btcbot run` migrates it (read-only commands never do)"
+        )
+    return current
+
+
+def _version(db: Database) -> int:
+    """The database's schema version; a database newer than this code is refused."""
+    row = db.query_one("PRAGMA user_version")
+    current = int(row[0]) if row else 0
+    if current > SCHEMA_VERSION:
+        raise StateError(
+            f"database {db.path} has schema version {current}, newer than this btcbot "
+            f"(knows {SCHEMA_VERSION}); upgrade btcbot or point --state-dir elsewhere"
+        )
+    return current

@@ -51,7 +51,26 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin):
     def open(cls, state_dir: Path, venue: str) -> Store:
         ensure_private_dir(state_dir)
         db = Database(state_dir / DB_FILENAME)
-        migrate(db)
+        try:
+            migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, venue)
+
+    @classmethod
+    def open_existing(cls, state_dir: Path, venue: str) -> Store:
+        """Read-only commands: the existing journal, opened `mode=ro`, never created or migrated."""
+        from btcbot.adapters.sqlite.migrations import require_current
+        from btcbot.adapters.state_dir import require_existing_state
+
+        require_existing_state(state_dir, DB_FILENAME)
+        db = Database(state_dir / DB_FILENAME, read_only=True)
+        try:
+            require_current(db)
+        except BaseException:
+            db.close()
+            raise
         return cls(db, venue)
 
     @classmethod

@@ -1,0 +1,99 @@
+"""The CLI's last word on failure (SPEC §0.1, §0.2).
+
+- Exactly one line on stderr for every failure; a bug (exit 1) keeps its traceback in the log file only (or,
+  before logging knows the state dir, in a private temp file the line names).
+- With `--json`, `{"error": "...", "exit_code": N}` on stdout as well (the human line stays on stderr).
+- Files and directories made while a command runs are private (umask 077: 0700 / 0600, R-SAFE-4).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+
+from btcbot.cli.exit_codes import BUG
+from btcbot.domain.errors import describe
+from btcbot.logsetup import FILE_ONLY, log_file
+
+__all__ = ["fail", "private_files", "report_bug", "run_main"]
+
+
+def fail(message: str, code: int, as_json: bool) -> int:
+    """Print the one-line message (and the JSON error with --json); return `code`."""
+    line = " ".join(message.split())
+    if as_json:
+        typer.echo(json.dumps({"error": line, "exit_code": code}))
+    typer.echo(f"btcbot: {line}", err=True)
+    return code
+
+
+def report_bug(exc: BaseException, as_json: bool) -> int:
+    """Exit 1: the traceback goes to the log file (never stderr), one line says where."""
+    where = _keep_traceback(exc)
+    what = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"internal error ({type(exc).__name__})"
+    return fail(f"{what}; traceback in {where}", BUG, as_json)
+
+
+def _keep_traceback(exc: BaseException) -> str:
+    path = log_file()
+    if path is not None:
+        logging.getLogger("btcbot").error("unexpected error: %s", describe(exc), exc_info=exc,
+                                          extra={FILE_ONLY: True})
+        return str(path)
+    try:  # no log file yet (settings or the state dir failed first): a private temp file
+        fd, name = tempfile.mkstemp(prefix="btcbot-traceback-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            traceback.print_exception(exc, file=out)
+    except OSError:
+        return "nowhere (no writable log file)"
+    return name
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Create everything 0700/0600 while the block runs (state dir, DBs and their WAL, lock, logs)."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def run_main(app: Any, args: Sequence[str]) -> int:
+    """Run the typer app as the console script; nothing escapes as a traceback on stderr."""
+    from typer import Abort
+    from typer._click.exceptions import ClickException
+
+    as_json = "--json" in args
+    try:
+        with private_files():
+            result = app(args=list(args), standalone_mode=False)
+    except ClickException as exc:  # usage errors: typer's own message, plus the JSON error
+        _show_usage_error(exc)
+        if as_json:
+            typer.echo(json.dumps({"error": " ".join(exc.format_message().split()), "exit_code": exc.exit_code}))
+        return exc.exit_code
+    except Abort:
+        return fail("aborted", BUG, as_json)
+    except KeyboardInterrupt as exc:
+        return report_bug(exc, as_json)
+    except Exception as exc:  # outside any command's guard (typer internals, an import inside a command)
+        return report_bug(exc, as_json)
+    return result if isinstance(result, int) else 0
+
+
+def _show_usage_error(exc: Any) -> None:
+    try:
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)
+    except Exception:  # typer without rich: click's plain rendering
+        exc.show()
