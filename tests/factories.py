@@ -26,6 +26,7 @@ from btcbot.domain.models import (
 from btcbot.domain.money import to_decimal
 from btcbot.domain.order_fsm import OrderStatus
 from btcbot.domain.planner import PlanParams
+from btcbot.domain.replace_fsm import ChainStep, ReplaceChain, ReplaceState
 from btcbot.domain.risk import RiskParams
 from btcbot.domain.symbols import SymbolRules, split_symbol
 
@@ -34,6 +35,7 @@ __all__ = [
     "D",
     "make_balances",
     "make_book",
+    "make_chain",
     "make_intent",
     "make_order",
     "make_plan_params",
@@ -280,6 +282,30 @@ def make_risk_params(
 
 def make_plan_params(stale_order_seconds: int = 600, stale_price_bps: Amount = "20") -> PlanParams:
     return PlanParams(stale_order_seconds=stale_order_seconds, stale_price_bps=D(stale_price_bps))
+
+
+def make_chain(
+    old: LocalOrder,
+    state: ReplaceState = ReplaceState.CANCEL_REQUESTED,
+    *,
+    chain_id: int = 1,
+    planned_price: Amount | None = None,
+    planned_quantity: Amount | None = None,
+    filled_at_request: Amount = "0",
+    filled_seen: Amount | None = None,
+    updated_at: datetime = T0,
+) -> ChainStep:
+    """An open replace-chain step of `old` (its current journal row), planned like the old order by default."""
+    chain = ReplaceChain(
+        id=chain_id, root_client_order_id=old.client_order_id, seq=1, symbol=old.symbol, side=old.side,
+        old_client_order_id=old.client_order_id, new_client_order_id=None, state=state,
+        trigger="REPLACE_PRICE_MOVED", planned_price=D(planned_price if planned_price is not None else old.price),
+        planned_quantity=D(planned_quantity if planned_quantity is not None else old.quantity),
+        old_filled_at_request=D(filled_at_request),
+        old_filled_seen=D(filled_seen if filled_seen is not None else filled_at_request), stage=old.stage,
+        created_at=updated_at, updated_at=updated_at,
+    )
+    return ChainStep(chain, old)
 
 
 class FakeClock:

@@ -30,7 +30,7 @@ from btcbot.domain.ids import action_key, bucket_of, client_order_id
 from btcbot.domain.models import Denial, Intent, LocalOrder, OrderRequest, Side
 from btcbot.domain.money import ZERO, dec_str, to_decimal
 from btcbot.domain.order_fsm import OrderEvent, OrderStatus
-from btcbot.domain.planner import Cancel, Plan
+from btcbot.domain.planner import CHAIN_META, Cancel, Plan
 from btcbot.domain.preflight import Preflighted, preflight
 from btcbot.domain.reconcile import event_for_report
 from btcbot.domain.symbols import SymbolRules
@@ -108,6 +108,8 @@ def _submit(intent: Intent, ctx: ExecutionContext, report: ExecutionReport) -> N
                            "quantity": dec_str(order.quantity), "bumped": str(checked.bumped),
                            "dry_run": str(ctx.dry_run)})
             store.insert_order(order, ctx.cycle_id, event, now)
+            if CHAIN_META in intent.meta:  # a replacement: its chain step completes in this same transaction
+                store.complete_chain(int(intent.meta[CHAIN_META]), order, ctx.cycle_id, now)
     if not claimed:
         store.record([Event(EventKind.ACTION_DEDUPED, "DEDUPE_ACTION_BUCKET", intent.symbol,
                             order.client_order_id, {"key": key})], ctx.cycle_id, now)
@@ -193,18 +195,20 @@ def _cancel(cancel: Cancel, ctx: ExecutionContext, report: ExecutionReport) -> N
         return
     except OutcomeUnknown as exc:
         detail = dict(cancel.detail, error=describe(exc))
-        report.cancel_requested.append(_request_cancel(order, "CANCEL_OUTCOME_UNKNOWN", detail, ctx))
+        report.cancel_requested.append(_request_cancel(cancel, "CANCEL_OUTCOME_UNKNOWN", detail, ctx))
         return
     except ExchangeError as exc:
         store.record([Event(EventKind.EXCHANGE_ERROR, "CANCEL_NOT_SENT", order.symbol, order.client_order_id,
                             {"error": describe(exc)})], ctx.cycle_id, now)
         return
-    report.cancel_requested.append(_request_cancel(order, cancel.code, cancel.detail, ctx))
+    report.cancel_requested.append(_request_cancel(cancel, cancel.code, cancel.detail, ctx))
 
 
-def _request_cancel(order: LocalOrder, code: str, detail: dict[str, str], ctx: ExecutionContext) -> LocalOrder:
-    return ctx.store.apply_order_event(order.client_order_id, OrderEvent.CANCEL_REQUESTED, code=code,
-                                       detail=detail, now=ctx.now, cycle_id=ctx.cycle_id)
+def _request_cancel(cancel: Cancel, code: str, detail: dict[str, str], ctx: ExecutionContext) -> LocalOrder:
+    """CANCEL_REQUESTED with its event; a replace also starts its chain step in the same transaction."""
+    return ctx.store.request_cancel(cancel.order.client_order_id, code=code, detail=detail, now=ctx.now,
+                                    cycle_id=ctx.cycle_id, replacement=cancel.replacement, trigger=cancel.code,
+                                    stage=ctx.stage)
 
 
 def _settle_from_status(order: LocalOrder, ctx: ExecutionContext, report: ExecutionReport) -> None:

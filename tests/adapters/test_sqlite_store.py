@@ -73,7 +73,7 @@ def test_migration_from_version_1_keeps_data_and_adds_rate_limit_windows(tmp_pat
                 conn.execute(statement)
         conn.execute("PRAGMA user_version = 1")
         conn.execute("INSERT INTO rate_limit_blocks (endpoint, blocked_until) VALUES ('GET /x', '2026-11-21')")
-    assert migrate(db) == SCHEMA_VERSION == 2
+    assert migrate(db) == SCHEMA_VERSION  # never a fixed number: parallel branches append migrations
     assert db.query_one("SELECT endpoint FROM rate_limit_blocks")[0] == "GET /x"  # type: ignore[index]
     assert db.query("SELECT * FROM rate_limit_windows") == []
 
