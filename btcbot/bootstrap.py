@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,18 +13,22 @@ from btcbot.adapters.lock import instance_lock
 from btcbot.adapters.sqlite.db import ensure_private_dir
 from btcbot.adapters.sqlite.store import Store
 from btcbot.config import Settings
+from btcbot.domain.guards import GuardParams
+from btcbot.domain.models import TradingState
 from btcbot.domain.planner import PlanParams
 from btcbot.domain.reconcile import SearchBudget
 from btcbot.domain.risk import RiskParams
 from btcbot.domain.strategies.exits import ExitParams
 from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
+from btcbot.domain.strategies.touch_maker import TouchMaker, TouchMakerParams
 from btcbot.ports import Exchange
 from btcbot.services.cycle import Deps, Mode, StageConfig
 
 if TYPE_CHECKING:  # imported lazily at run time: keeps `btcbot --help` fast
     from btcbot.adapters.btcturk import BtcTurkExchange
 
-__all__ = ["SIM_DB_FILENAME", "SystemClock", "open_deps", "select_mode", "stage3_config"]
+__all__ = ["SIM_DB_FILENAME", "SystemClock", "guard_params", "open_deps", "select_mode", "stage3_config",
+           "stage4_config"]
 
 SIM_DB_FILENAME = "sim.sqlite"
 PAPER_DB_FILENAME = "paper.sqlite"
@@ -61,6 +65,28 @@ def stage3_config(settings: Settings) -> StageConfig:
         bucket_seconds=settings.dedupe_bucket_seconds,
         max_data_age=timedelta(seconds=settings.market_data_max_age_seconds),
     )
+
+
+def stage4_config(settings: Settings) -> StageConfig:
+    """Stage 4: the same cycle with a touch-following maker strategy, buys replaced on size changes too, the
+    sell-side minimum-profit rule, and the account guards that move the trading state."""
+    return StageConfig(
+        name="4",
+        symbols=tuple(settings.symbols),
+        strategy=TouchMaker(TouchMakerParams(settings.order_notional_try, settings.min_profit_bps,
+                                             exit_params(settings))),
+        risk=replace(risk_params(settings), sell_above_break_even=True),
+        plan=PlanParams(settings.stale_order_seconds, settings.stale_price_bps, replace_buy_on_quantity=True),
+        budget=search_budget(settings),
+        bucket_seconds=settings.dedupe_bucket_seconds,
+        max_data_age=timedelta(seconds=settings.market_data_max_age_seconds),
+        guards=guard_params(settings),
+    )
+
+
+def guard_params(settings: Settings) -> GuardParams:
+    return GuardParams(settings.max_drawdown_pct, settings.daily_loss_cap_try,
+                       TradingState(settings.risk_breach_state), settings.pnl_timezone)
 
 
 def search_budget(settings: Settings) -> SearchBudget:

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     cooldown_seconds: int = 0
     balance_tolerance_bps: Decimal = Decimal("10")
     balance_mismatch_reduce_only: bool = True
+    # stage-4 account guards (R-RISK, R-SAFE-2); 0 = off
+    max_drawdown_pct: Decimal = Decimal("10")
+    daily_loss_cap_try: Decimal = Decimal("500")
+    risk_breach_state: Literal["REDUCE_ONLY", "HALTED"] = "REDUCE_ONLY"
 
     # -- execution and reconciliation (R-EXEC, R-REC) ------------------------------------------------
     stale_order_seconds: int = 900
@@ -128,6 +132,8 @@ class Settings(BaseSettings):
         "max_position_notional_try",
         "stale_price_bps",
         "balance_tolerance_bps",
+        "max_drawdown_pct",
+        "daily_loss_cap_try",
         mode="before",
     )
     @classmethod
@@ -159,10 +165,13 @@ class Settings(BaseSettings):
                         "exit_ladder_step_bps", "exit_max_slippage_bps", "cash_target_try",
                         "max_open_orders", "max_open_orders_per_symbol", "cooldown_seconds",
                         "stale_price_bps", "balance_tolerance_bps", "unknown_order_max_probes",
-                        "unknown_order_max_age_seconds", "sim_step_seconds")
+                        "unknown_order_max_age_seconds", "sim_step_seconds", "max_drawdown_pct",
+                        "daily_loss_cap_try")
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"{env_name(name)} must not be negative")
+        if self.max_drawdown_pct >= 100:
+            raise ValueError("BTCBOT_MAX_DRAWDOWN_PCT must be below 100 (a percentage; 0 = off)")
         if self.order_notional_try > self.max_order_notional_try:
             raise ValueError(
                 f"BTCBOT_ORDER_NOTIONAL_TRY ({self.order_notional_try}) exceeds "

@@ -11,16 +11,19 @@ from decimal import Decimal
 
 from btcbot.adapters.sqlite.store import Store
 from btcbot.config import Settings
+from btcbot.domain.account import free_for_execution
 from btcbot.domain.accounting import Position
 from btcbot.domain.balances import Mismatch
 from btcbot.domain.errors import AuthFailed, ConfigError, ExchangeError, describe
 from btcbot.domain.events import Event, EventKind
+from btcbot.domain.guards import GUARDS_OFF, GuardParams
 from btcbot.domain.market import MarketSnapshot
 from btcbot.domain.models import Denial, Intent, LocalOrder, Side, TradingState
 from btcbot.domain.money import ZERO, dec_str
 from btcbot.domain.order_fsm import IN_FLIGHT, LIVE
-from btcbot.domain.planner import Plan, PlanParams, plan
+from btcbot.domain.planner import Plan, PlanParams
 from btcbot.domain.reconcile import SearchBudget
+from btcbot.domain.replace_fsm import ReplaceChain
 from btcbot.domain.risk import RiskParams, filter_intents
 from btcbot.domain.strategies import Strategy
 from btcbot.domain.strategies.exits import LADDER_KINDS
@@ -28,7 +31,9 @@ from btcbot.domain.symbols import SymbolRules
 from btcbot.ports import Clock, Exchange
 from btcbot.services.balance_check import check_balances
 from btcbot.services.execution import ExecutionContext, ExecutionReport, execute
+from btcbot.services.guards import enforce_guards
 from btcbot.services.ledger import FillsReport, check_fill_totals, fills_since
+from btcbot.services.lifecycle import plan_lifecycle
 from btcbot.services.market import load_rules, refresh
 from btcbot.services.reconcile import ReconcileReport, reconcile_orders
 from btcbot.services.valuation import Valuation, value_account
@@ -73,6 +78,7 @@ class StageConfig:
     budget: SearchBudget
     bucket_seconds: int
     max_data_age: timedelta
+    guards: GuardParams = GUARDS_OFF  # account guards (drawdown, daily loss); stage 4 configures them
 
 
 @dataclass(slots=True)
@@ -96,6 +102,7 @@ class CycleReport:
     positions: dict[str, Position] = field(default_factory=dict)
     valuation: Valuation | None = None
     balance_mismatches: list[Mismatch] = field(default_factory=list)
+    chains: list[ReplaceChain] = field(default_factory=list)  # replace-chain steps this cycle changed
     timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
@@ -154,14 +161,14 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
             deps.settings.balance_mismatch_reduce_only, now, cid)
         watch.lap("reconcile", f"settled={len(report.reconcile.settled)} new_fills={len(report.fills.new)}")
 
-        report.trading_state = state = store.trading_state()
+        report.trading_state = state = enforce_guards(store, stage.guards, report.valuation, now, cid)
         legs = _exit_legs(store, positions)
         report.intents = intents = stage.strategy.decide(fresh.snapshot, positions, legs)
         store.record([_intent_event(i) for i in intents], cid, now)
         ours = store.orders(IN_FLIGHT | LIVE, include_external=False)
         last_fills = {s: p.last_fill_at for s, p in positions.items() if p.last_fill_at is not None}
         decision = filter_intents(intents, fresh.snapshot, positions, ours, last_fills, state, stage.risk)
-        report.plan = the_plan = plan(decision.accepted, ours, now, stage.plan)
+        report.plan = the_plan = plan_lifecycle(store, decision.accepted, ours, fresh.snapshot, now, stage.plan, cid)
         report.denials = decision.denials + the_plan.blocked
         store.record([_drop_event(d, "risk") for d in decision.denials]
                      + [_drop_event(d, "plan") for d in the_plan.blocked], cid, now)
@@ -170,12 +177,13 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
 
         ctx = ExecutionContext(
             exchange=exchange, store=store, stage=stage.name, cycle_id=cid, now=now, dry_run=not deps.mode.live,
-            rules=rules, free={a: b.free for a, b in (fresh.snapshot.balances or {}).items()},
+            rules=rules, free=free_for_execution(fresh.snapshot.balances, positions, ours, rules),
             bucket_seconds=stage.bucket_seconds, max_order_notional=_order_cap(fresh.snapshot, stage.risk),
             write_gate=_write_gate(deps),
         )
         report.execution = execute(the_plan, ctx)
         report.denials += report.execution.denied
+        report.chains = store.chains(cycle_id=cid)
         watch.lap("execute", f"submitted={len(report.execution.submitted)} "
                              f"cancels={len(report.execution.cancel_requested)} "
                              f"unknown={len(report.execution.unknown)}")
