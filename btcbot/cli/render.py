@@ -102,6 +102,9 @@ def render_status(data: dict[str, Any]) -> None:
         console.print(f"  {mode['trading_state']} since {mode['trading_state_since']}: {mode['trading_state_reason']}")
     for breach in data.get("risk", {}).get("breaches", []):
         console.print(f"[red]risk breach[/] {breach['reason']} (resume refuses until it clears, or --force)")
+    if data.get("risk", {}).get("unpriced_assets"):
+        console.print(f"[yellow]drawdown not evaluated[/]: no TRY mark for {', '.join(data['risk']['unpriced_assets'])}"
+                      " (add its TRY pair to BTCBOT_SYMBOLS)")
     last = data["last_cycle"]
     if last:
         console.print(f"[bold]last cycle[/] #{last['id']} stage {last['stage']} {last['outcome']} "

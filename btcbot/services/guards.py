@@ -41,12 +41,17 @@ def account_figures(store: Store, params: GuardParams, now: datetime,
 
 
 def enforce_guards(store: Store, params: GuardParams, valuation: Valuation, now: datetime,
-                   cycle_id: int) -> TradingState:
+                   cycle_id: int | None) -> TradingState:
     """Record each breached rule (once per trading-state episode) and move the persisted trading state to the
     configured stricter state; return the state the cycle trades under."""
     state = store.trading_state()
     if not params.active:
         return state
+    unpriced = valuation.account.unpriced if valuation.account is not None else ()
+    if params.max_drawdown_pct > 0 and unpriced:  # equity is incomplete: the drawdown rule cannot judge
+        store.record([Event(EventKind.RISK_LIMIT_UNEVALUATED, "RISK_MAX_DRAWDOWN_UNPRICED", detail={
+            "unpriced": ",".join(unpriced), "hint": "trade or add each asset's TRY pair in BTCBOT_SYMBOLS"})],
+            cycle_id, now, key=lambda e: f"unpriced|{store.venue}|{_local_day(now, params)}|{e.detail['unpriced']}")
     found = breaches(account_figures(store, params, now, valuation), params)
     target = state_for(state, found, params)
     if target is not None:

@@ -107,7 +107,10 @@ def _risk(store: Store, settings: Settings, now: datetime) -> dict[str, Any]:
     """The stage-4 account guards as the journal sees them now (what `resume` would check)."""
     params = guard_params(settings)
     figures = account_figures(store, params, now)
-    return {"max_drawdown_pct": dec_str(params.max_drawdown_pct),
+    marks = load_marks(store)
+    unpriced = [b.asset for b in store.latest_balances()[0]
+                if b.total and b.asset != "TRY" and f"{b.asset}TRY" not in marks]
+    return {"max_drawdown_pct": dec_str(params.max_drawdown_pct), "unpriced_assets": unpriced,
             "daily_loss_cap_try": dec_str(params.daily_loss_cap_try), "breach_state": params.breach_state.value,
             "loss_baseline_try": dec_str(figures.loss_baseline_try),
             "breaches": [{"code": b.code, "reason": b.reason} for b in breaches(figures, params)]}
