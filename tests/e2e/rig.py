@@ -3,6 +3,7 @@ live-armed against it (BTCBOT_EXCHANGE=btcturk, base URL pointed at the server).
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -156,8 +157,9 @@ class Rig:
         result = runner.invoke(app, list(args), env={**self.env, **env})
         return result
 
-    def cycle(self, **env: str) -> dict[str, Any]:
-        result = self.run("run", "--json", **env)
+    def cycle(self, command: str = "run", *args: str, **env: str) -> dict[str, Any]:
+        """One cycle of `command` (`run`, `stage4-run`, ...) with --json; exit 0 or 3 (aborted safely)."""
+        result = self.run(command, "--json", *args, **env)
         assert result.exit_code in (0, 3), result.output
         return json.loads(result.stdout)  # type: ignore[no-any-return]
 
@@ -191,6 +193,37 @@ class Rig:
 
     def assert_one_live_order_per_side(self) -> None:
         assert [k for k, n in self.ours_open_by_side().items() if n > 1] == []
+
+    def assert_no_overlapping_live_orders(self) -> None:
+        """Over the venue's whole history (not only at cycle ends): for each symbol and side, every order of
+        ours was terminal (cancel completed, or filled) before the next one was created, so no replace ever had
+        its old and new order live at once."""
+        for symbol in SYMBOLS:
+            ours = [r for r in self.server.sim.all_orders(symbol, start=None, limit=100_000)
+                    if (r.client_order_id or "").startswith("bb")]
+            for side in ("buy", "sell"):
+                seq = sorted((r for r in ours if r.side.value == side), key=lambda r: r.exchange_order_id)
+                for old, new in itertools.pairwise(seq):
+                    assert not old.status.is_open, f"{old.client_order_id} still open when {new.client_order_id} came"
+                    assert old.updated_at <= new.created_at, (
+                        f"{symbol} {side}: {old.client_order_id} live until {old.updated_at}, "
+                        f"{new.client_order_id} created {new.created_at}")
+
+    def assert_end_state(self) -> None:
+        """Wind down, then: no client id twice, nothing inside a 429 block, no overlapping live orders, venue
+        orders known locally, positions and fees equal to the venue's fills, and `reconcile --apply` leaves
+        nothing for a second `reconcile`."""
+        self.wind_down()
+        self.assert_no_client_id_twice()
+        self.assert_no_request_inside_block()
+        self.assert_no_overlapping_live_orders()
+        self.assert_venue_orders_known_locally()
+        self.assert_positions_match_venue_fills()
+        first = self.run("reconcile", "--apply")
+        assert first.exit_code == 0, first.output
+        second = self.run("reconcile", "--json")
+        assert second.exit_code == 0, second.output
+        assert '"differences": []' in second.stdout
 
     def assert_venue_orders_known_locally(self) -> None:
         store = self.store()

@@ -16,16 +16,7 @@ CHAOS = ("latency=5ms~10ms,429=0.03:2s,5xx=0.03,html502=0.02,malformed@GET=0.03,
 
 
 def _end_state_checks(rig: Rig) -> None:
-    rig.wind_down()
-    rig.assert_no_client_id_twice()
-    rig.assert_no_request_inside_block()
-    rig.assert_venue_orders_known_locally()
-    rig.assert_positions_match_venue_fills()
-    first = rig.run("reconcile", "--apply")
-    assert first.exit_code == 0, first.output
-    second = rig.run("reconcile", "--json")
-    assert second.exit_code == 0, second.output
-    assert '"differences": []' in second.stdout
+    rig.assert_end_state()
 
 
 def test_clean_live_cycles_place_fill_and_cancel(rig: Rig) -> None:
