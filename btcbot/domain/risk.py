@@ -5,7 +5,7 @@ them (protective exits are never refused for a cap; they are still subject to tr
 An accepted buy carries `meta["max_notional"]`: how far preflight may bump it to the venue's minimum order
 value while every cap still holds. All amounts are compared in the pair's quote currency; TRY caps
 are converted with `MarketSnapshot.quote_to_try`. With `sell_above_break_even` (stage 4) a sell priced
-below break-even including fees is dropped (PROFIT_BELOW_BREAK_EVEN), except a stop-loss exit.
+below break-even including fees is dropped (PROFIT_BELOW_BREAK_EVEN), except a stop exit (LOSS_EXITS).
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from btcbot.domain.money import ZERO, dec_str
 
 __all__ = ["LOSS_EXITS", "RiskDecision", "RiskParams", "break_even_sell_price", "filter_intents"]
 
-# Exits allowed below break-even by the sell-side minimum-profit rule: a stop-loss limits a loss.
-LOSS_EXITS = frozenset({"stop_loss"})
+# Exits allowed below break-even by the sell-side minimum-profit rule: a stop limits a loss (a trailing stop is a
+# stop whose level follows the price; "trailing_stop" is its exit kind where that exit exists).
+LOSS_EXITS = frozenset({"stop_loss", "trailing_stop"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,8 +157,8 @@ class Rig:
         result = runner.invoke(app, list(args), env={**self.env, **env})
         return result
 
-    def cycle(self, command: str = "run", *args: str, **env: str) -> dict[str, Any]:
-        """One cycle of `command` (`run`, `stage4-run`, ...) with --json; exit 0 or 3 (aborted safely)."""
+    def cycle(self, *args: str, command: str = "run", **env: str) -> dict[str, Any]:
+        """One cycle of `command` (`run`, `stage7-run`, ...) with --json; exit 0 or 3 (aborted safely)."""
         result = self.run(command, "--json", *args, **env)
         assert result.exit_code in (0, 3), result.output
         return json.loads(result.stdout)  # type: ignore[no-any-return]
@@ -209,22 +209,6 @@ class Rig:
                         f"{symbol} {side}: {old.client_order_id} live until {old.updated_at}, "
                         f"{new.client_order_id} created {new.created_at}")
 
-    def assert_end_state(self) -> None:
-        """Wind down, then: no client id twice, nothing inside a 429 block, no overlapping live orders, venue
-        orders known locally, positions and fees equal to the venue's fills, and `reconcile --apply` leaves
-        nothing for a second `reconcile`."""
-        self.wind_down()
-        self.assert_no_client_id_twice()
-        self.assert_no_request_inside_block()
-        self.assert_no_overlapping_live_orders()
-        self.assert_venue_orders_known_locally()
-        self.assert_positions_match_venue_fills()
-        first = self.run("reconcile", "--apply")
-        assert first.exit_code == 0, first.output
-        second = self.run("reconcile", "--json")
-        assert second.exit_code == 0, second.output
-        assert '"differences": []' in second.stdout
-
     def assert_venue_orders_known_locally(self) -> None:
         store = self.store()
         try:
@@ -252,14 +236,14 @@ class Rig:
             assert Decimal(row["quantity"] if row else "0") == net, symbol
             assert Decimal(row["fees_paid"] if row else "0") == fees, symbol
 
-    def wind_down(self, max_cycles: int = 30) -> None:
+    def wind_down(self, max_cycles: int = 30, command: str = "run") -> None:
         """Faults off, halt, cancel everything of ours and settle, so that the venue stops changing."""
         import time
 
         self.set_faults("")
         assert self.run("halt", "--reason", "e2e wind-down").exit_code == 0
         for _ in range(max_cycles):
-            self.cycle(BTCBOT_STALE_ORDER_SECONDS="1")
+            self.cycle(command=command, BTCBOT_STALE_ORDER_SECONDS="1")
             store = self.store()
             pending = store.orders([OrderStatus.UNKNOWN, OrderStatus.SUBMITTING, OrderStatus.OPEN,
                                     OrderStatus.PARTIALLY_FILLED, OrderStatus.CANCEL_REQUESTED])
@@ -269,4 +253,18 @@ class Rig:
             time.sleep(1.1)
         raise AssertionError(f"orders still pending after wind-down: {pending}")
 
-
+    def assert_end_state(self, command: str = "run") -> None:
+        """Wind down with `command`, then the invariants of a live run: no client id POSTed twice, nothing
+        inside a 429 block, never two live orders of ours per side (over the whole history), venue orders known
+        locally, positions and fees equal to the venue's fills, and `reconcile --apply` leaves no difference."""
+        self.wind_down(command=command)
+        self.assert_no_client_id_twice()
+        self.assert_no_request_inside_block()
+        self.assert_no_overlapping_live_orders()
+        self.assert_venue_orders_known_locally()
+        self.assert_positions_match_venue_fills()
+        first = self.run("reconcile", "--apply")
+        assert first.exit_code == 0, first.output
+        second = self.run("reconcile", "--json")
+        assert second.exit_code == 0, second.output
+        assert '"differences": []' in second.stdout

@@ -15,10 +15,6 @@ CHAOS = ("latency=5ms~10ms,429=0.03:2s,5xx=0.03,html502=0.02,malformed@GET=0.03,
          "timeout_after_accept=0.15:3s,drop_cancel_reply=0.5,late_fills=2s,seed=4")
 
 
-def _end_state_checks(rig: Rig) -> None:
-    rig.assert_end_state()
-
-
 def test_clean_live_cycles_place_fill_and_cancel(rig: Rig) -> None:
     submitted, filled = 0, 0
     for _ in range(12):
@@ -34,7 +30,7 @@ def test_clean_live_cycles_place_fill_and_cancel(rig: Rig) -> None:
     cancel_events = [e for e in store.events() if e["code"] in ("CANCEL_STALE_AGE", "REPLACE_PRICE_MOVED")]
     store.close()
     assert cancel_events, "the stale-order policy never cancelled anything"
-    _end_state_checks(rig)
+    rig.assert_end_state()
 
 
 def test_chaos_fifty_cycles_every_fault_keeps_invariants(rig: Rig) -> None:
@@ -53,7 +49,7 @@ def test_chaos_fifty_cycles_every_fault_keeps_invariants(rig: Rig) -> None:
     deletes = sum(1 for e in rig.server.requests() if e["method"] == "DELETE")
     assert all(kinds.values()), (kinds, deletes)  # every fault kind really happened during the run
     assert outcomes.count("ok") > 25
-    _end_state_checks(rig)
+    rig.assert_end_state()
 
 
 def test_sigkill_during_post_then_more_cycles_no_duplicate(rig: Rig) -> None:
@@ -83,7 +79,7 @@ def test_sigkill_during_post_then_more_cycles_no_duplicate(rig: Rig) -> None:
     adopted = store.order(killed_cid)
     store.close()
     assert adopted is not None and adopted.exchange_order_id is not None, "the order that landed was not adopted"
-    _end_state_checks(rig)
+    rig.assert_end_state()
 
 
 def test_overlapping_runs_exactly_one_runs(rig: Rig) -> None:
@@ -98,7 +94,7 @@ def test_overlapping_runs_exactly_one_runs(rig: Rig) -> None:
     store.close()
     assert cycles == 1
     rig.set_faults("")
-    _end_state_checks(rig)
+    rig.assert_end_state()
 
 
 def test_dry_run_on_btcturk_trades_paper_and_never_writes(rig: Rig) -> None:

@@ -36,7 +36,7 @@ def test_stage4_chaos_every_fault_keeps_invariants_including_replaces(rig: Rig) 
     rig.set_faults(CHAOS)
     outcomes = []
     for _ in range(35):
-        cycle = rig.cycle("stage4-run", **CHURN)
+        cycle = rig.cycle(command="stage4-run", **CHURN)
         assert cycle["stage"] == "4" and cycle["mode"] == "live", cycle
         outcomes.append(cycle["outcome"])
         rig.assert_one_live_order_per_side()
@@ -52,12 +52,12 @@ def test_stage4_chaos_every_fault_keeps_invariants_including_replaces(rig: Rig) 
     print(f"stage-4 chaos: outcomes {Counter(outcomes)}, chains {dict(chains)}, faults {kinds}")
     assert chains["REPLACED"] >= 2, chains  # replaces really happened, through the persisted machine
     rig.assert_no_overlapping_live_orders()  # old and new of a replace were never live together
-    rig.assert_end_state()
+    rig.assert_end_state(command="stage4-run")
 
 
 def test_stage4_dry_run_with_every_gate_armed_sends_no_order_write(rig: Rig) -> None:
     for _ in range(3):
-        cycle = rig.cycle("stage4-run", "--dry-run")
+        cycle = rig.cycle("--dry-run", command="stage4-run")
         assert (cycle["mode"], cycle["venue"], cycle["stage"]) == ("dry-run", "paper", "4"), cycle
         assert cycle["missing_gates"] == ["BTCBOT_DRY_RUN is true"]
     writes = [e for e in rig.server.requests() if e["method"] in ("POST", "DELETE")]
@@ -71,7 +71,7 @@ def test_run_and_stage4_run_alternate_on_one_state_dir_keep_invariants(rig: Rig)
     rig.set_faults("latency=5ms~10ms,5xx=0.03,timeout_after_accept=0.1:3s,drop_cancel_reply=0.3,seed=3")
     stages = []
     for n in range(20):
-        cycle = rig.cycle("stage4-run" if n % 2 else "run", BTCBOT_STALE_ORDER_SECONDS="3")
+        cycle = rig.cycle(command="stage4-run" if n % 2 else "run", BTCBOT_STALE_ORDER_SECONDS="3")
         stages.append(cycle["stage"])
         rig.assert_one_live_order_per_side()
         rig.assert_no_client_id_twice()
@@ -85,7 +85,7 @@ def test_run_and_stage4_run_alternate_on_one_state_dir_keep_invariants(rig: Rig)
 def test_recovery_hand_order_missed_fill_and_outside_cancel_listed_fixed_then_clean(still_rig: Rig) -> None:
     rig, sim = still_rig, still_rig.server.sim
     for _ in range(2):
-        rig.cycle("stage4-run")
+        rig.cycle(command="stage4-run")
     ours = [o for o in sim.open_orders(SYMBOLS) if o.client_order_id and o.client_order_id.startswith("bb")]
     assert len(ours) >= 2, ours
     # the bot is not running from here on: the market moves and things happen on the exchange
@@ -130,6 +130,6 @@ def test_recovery_hand_order_missed_fill_and_outside_cancel_listed_fixed_then_cl
         assert {e["code"] for e in store.events() if e["code"] == "EXTERNAL_TAGGED"} == {"EXTERNAL_TAGGED"}
     finally:
         store.close()
-    rig.cycle("stage4-run")  # trading resumes; the hand-placed order is never cancelled by the bot
+    rig.cycle(command="stage4-run")  # trading resumes; the hand-placed order is never cancelled by the bot
     assert sim.get_order(by_hand.order_id).status.is_open
     rig.assert_positions_match_venue_fills()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from btcbot.domain.accounting import Position
 from btcbot.domain.models import Intent, Side, TradingState
 from btcbot.domain.money import dec_str
-from btcbot.domain.risk import RiskParams, break_even_sell_price, filter_intents
+from btcbot.domain.risk import LOSS_EXITS, RiskParams, break_even_sell_price, filter_intents
 
 STAGE4 = replace(make_risk_params(), sell_above_break_even=True)
 POSITIONS = {"BTCTRY": make_position(quantity="0.001", avg_cost="2000000")}
@@ -53,8 +53,10 @@ def test_sell_below_break_even_dropped_for_every_kind_but_stop_loss(kind: str | 
     assert _decide(_sell("1990000", kind)) == (["PROFIT_BELOW_BREAK_EVEN"], 0)
 
 
-def test_stop_loss_exit_below_break_even_accepted() -> None:
-    assert _decide(_sell("1900000", "stop_loss")) == ([], 1)
+@pytest.mark.parametrize("kind", ["stop_loss", "trailing_stop"])
+def test_stop_exit_below_break_even_accepted(kind: str) -> None:
+    assert kind in LOSS_EXITS
+    assert _decide(_sell("1900000", kind)) == ([], 1)
 
 
 def test_rule_off_stage3_sell_below_break_even_accepted() -> None:

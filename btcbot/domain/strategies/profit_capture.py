@@ -19,7 +19,7 @@ from btcbot.domain.models import Intent, LocalOrder, Side
 from btcbot.domain.money import ZERO
 from btcbot.domain.strategies.exits import ExitDecision, ExitParams, decide_exit
 
-__all__ = ["ProfitCapture", "ProfitCaptureParams", "exit_intent"]
+__all__ = ["ProfitCapture", "ProfitCaptureParams"]
 
 BPS = Decimal(10_000)
 
@@ -50,7 +50,7 @@ class ProfitCapture:
                 exits = self.params.exits
                 exit_ = decide_exit(position, book, snapshot.now, exits, legs) if exits is not None else None
                 if exit_ is not None:
-                    intents.append(exit_intent(symbol, held, exit_))
+                    intents.append(_exit_intent(symbol, held, exit_))
                     continue
                 target = position.avg_cost * (1 + self.params.min_profit_bps / BPS)
                 price = max(book.best_ask, target)
@@ -66,8 +66,7 @@ class ProfitCapture:
         return intents
 
 
-def exit_intent(symbol: str, held: Decimal, exit_: ExitDecision) -> Intent:
-    """The sell of a triggered ladder exit (a refused one carries `meta["refused"]` for the risk filter)."""
+def _exit_intent(symbol: str, held: Decimal, exit_: ExitDecision) -> Intent:
     meta = {"reference": str(exit_.reference), "floor": str(exit_.floor), "leg": str(exit_.leg)}
     if exit_.price is None:  # refused: the risk filter drops it with EXIT_GAP_BEYOND_SLIPPAGE
         return Intent(symbol, Side.SELL, exit_.floor, held, f"{exit_.kind}_exit_refused", exit_kind=exit_.kind,

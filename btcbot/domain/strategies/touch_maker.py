@@ -1,15 +1,15 @@
 """Stage-4 default strategy "touch maker" (R-STRAT): maker orders at the touch, followed by replacing.
 
 Per symbol with a usable book, aiming at a position worth `position_target_try`:
-- BUY at the best bid for what is missing to the target (target − held value); a partial fill shrinks the
-  wanted size, so the resting buy is replaced at the new size (the planner's quantity trigger, stage 4);
-- SELL what is held at the best ask, never below `avg_cost × (1 + min_profit_bps/10⁴)` (the sell-side
-  minimum-profit rule of the stage-4 risk filter is the safety net below that);
-- a triggered stop-loss / take-profit / holding-time exit (`decide_exit`, the same ladder and caps as
-  stage 3) replaces the profit sell, and no buy is placed while it runs.
+- whatever profit capture (stage 3) would sell is sold the same way: the holding at max(best ask, avg_cost ×
+  (1 + min_profit_bps/10⁴)), or a triggered exit (`decide_exit`: stop-loss, take-profit, holding time, with the
+  same ladder and caps), so every exit rule of stage 3 applies unchanged;
+- and, unless an exit is running, a BUY at the best bid for what is missing to the target (target − held value).
+  A partial fill shrinks the wanted size, so the resting buy is replaced at the new size (the planner's quantity
+  trigger, on for stage 4), while the part already bought is offered for sale at once.
 The planner keeps each order while it matches, and replaces it when the touch moves more than
-`stale_price_bps`, when it ages past `stale_order_seconds`, or when the wanted size changes. Amounts below the
-pair's minimum order value are not wanted (a remainder that small is left alone, a holding that small is dust).
+`stale_price_bps`, when it ages past `stale_order_seconds`, or when the wanted size changes. A remainder below the
+pair's minimum order value is not bought.
 """
 
 from __future__ import annotations
@@ -20,15 +20,12 @@ from decimal import Decimal
 
 from btcbot.domain.accounting import Position
 from btcbot.domain.market import MarketSnapshot
-from btcbot.domain.models import Intent, LocalOrder, OrderBook, Side
+from btcbot.domain.models import Intent, LocalOrder, Side
 from btcbot.domain.money import ZERO
-from btcbot.domain.strategies.exits import ExitParams, decide_exit
-from btcbot.domain.strategies.profit_capture import exit_intent
-from btcbot.domain.symbols import SymbolRules
+from btcbot.domain.strategies.exits import ExitParams
+from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
 
 __all__ = ["TouchMaker", "TouchMakerParams"]
-
-BPS = Decimal(10_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,32 +42,21 @@ class TouchMaker:
 
     def decide(self, snapshot: MarketSnapshot, positions: Mapping[str, Position],
                exit_legs: Mapping[str, Sequence[LocalOrder]] | None = None) -> list[Intent]:
+        p = self.params
+        sells = [i for i in ProfitCapture(ProfitCaptureParams(p.position_target_try, p.min_profit_bps, p.exits))
+                 .decide(snapshot, positions, exit_legs) if i.side is Side.SELL]
+        exiting = {i.symbol for i in sells if i.exit_kind != "profit"}
         intents: list[Intent] = []
         for symbol, book in sorted(snapshot.books.items()):
+            intents += [i for i in sells if i.symbol == symbol]
             rules = snapshot.rules.get(symbol)
             rate = snapshot.quote_to_try(rules.quote) if rules is not None else None
-            if rules is None or book.best_bid is None or book.best_ask is None or not rate or rate <= 0:
+            if symbol in exiting or rules is None or book.best_bid is None or not rate or rate <= 0:
                 continue
             position = positions.get(symbol)
-            intents += self._symbol(symbol, book, rules, rate, position, (exit_legs or {}).get(symbol, ()),
-                                    snapshot)
+            held = position.quantity if position is not None else ZERO
+            missing = p.position_target_try / rate - held * book.best_bid
+            if missing >= rules.min_notional:
+                intents.append(Intent(symbol, Side.BUY, book.best_bid, missing / book.best_bid, "touch_maker_buy",
+                                      reference_price=book.best_ask))
         return intents
-
-    def _symbol(self, symbol: str, book: OrderBook, rules: SymbolRules, rate: Decimal, position: Position | None,
-                legs: Sequence[LocalOrder], snapshot: MarketSnapshot) -> list[Intent]:
-        assert book.best_bid is not None and book.best_ask is not None
-        held = position.quantity if position is not None else ZERO
-        out: list[Intent] = []
-        if position is not None and held * book.best_bid >= rules.min_notional:
-            exits = self.params.exits
-            exit_ = decide_exit(position, book, snapshot.now, exits, legs) if exits is not None else None
-            if exit_ is not None:
-                return [exit_intent(symbol, held, exit_)]
-            target = position.avg_cost * (1 + self.params.min_profit_bps / BPS)
-            out.append(Intent(symbol, Side.SELL, max(book.best_ask, target), held, "touch_maker_sell",
-                              exit_kind="profit", reference_price=book.best_bid))
-        missing = self.params.position_target_try / rate - held * book.best_bid
-        if missing >= rules.min_notional:
-            out.append(Intent(symbol, Side.BUY, book.best_bid, missing / book.best_bid, "touch_maker_buy",
-                              reference_price=book.best_ask))
-        return out
