@@ -20,7 +20,7 @@ from btcbot.domain.reconcile import SearchBudget
 from btcbot.domain.risk import RiskParams
 from btcbot.domain.strategies.exits import ExitParams
 from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
-from btcbot.domain.strategies.touch_maker import TouchMaker, TouchMakerParams
+from btcbot.domain.strategies.touch_maker import TouchMaker
 from btcbot.ports import Exchange
 from btcbot.services.cycle import Deps, Mode, StageConfig
 
@@ -73,8 +73,8 @@ def stage4_config(settings: Settings) -> StageConfig:
     return StageConfig(
         name="4",
         symbols=tuple(settings.symbols),
-        strategy=TouchMaker(TouchMakerParams(settings.order_notional_try, settings.min_profit_bps,
-                                             exit_params(settings))),
+        strategy=TouchMaker(ProfitCaptureParams(settings.order_notional_try, settings.min_profit_bps,
+                                                exit_params(settings))),
         risk=replace(risk_params(settings), sell_above_break_even=True),
         plan=PlanParams(settings.stale_order_seconds, settings.stale_price_bps, replace_buy_on_quantity=True),
         budget=search_budget(settings),

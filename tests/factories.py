@@ -6,6 +6,7 @@ tests/ on sys.path because tests/conftest.py lives there (rootdir-relative "prep
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -33,6 +34,7 @@ from btcbot.domain.symbols import SymbolRules, split_symbol
 __all__ = [
     "T0",
     "D",
+    "PortClock",
     "make_balances",
     "make_book",
     "make_chain",
@@ -306,6 +308,16 @@ def make_chain(
         created_at=updated_at, updated_at=updated_at,
     )
     return ChainStep(chain, old)
+
+
+@dataclass
+class PortClock:
+    """The `Clock` port for services: `now()` returns `at`, which the test moves."""
+
+    at: datetime = T0
+
+    def now(self) -> datetime:
+        return self.at
 
 
 class FakeClock:

@@ -28,15 +28,8 @@ CASH = "TRY"
 
 
 @dataclass(frozen=True, slots=True)
-class Holding:
-    asset: str
-    free: Decimal
-    locked: Decimal
-    mark_try: Decimal | None  # TRY per unit (1 for TRY); None when no mark is known
-
-    @property
-    def total(self) -> Decimal:
-        return self.free + self.locked
+class Holding(Balance):
+    mark_try: Decimal | None = None  # TRY per unit (1 for TRY); None when no mark is known
 
     @property
     def value_try(self) -> Decimal | None:

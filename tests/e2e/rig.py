@@ -174,6 +174,13 @@ class Rig:
         return [e["client_order_id"] for e in self.server.requests()
                 if e["method"] == "POST" and e["path"].lower().startswith("/api/v1/order") and e["client_order_id"]]
 
+    def faults_fired(self) -> dict[str, int]:
+        """How often each injected fault kind acted on a request so far."""
+        fired = Counter(e["fault"] for e in self.server.requests() if e["fault"])
+        return {"429": fired["429"], "5xx": fired["500"] + fired["503"], "html502": fired["html502"],
+                "malformed": fired["malformed"], "timeout_after_accept": fired["timeout_after_accept"],
+                "drop_cancel_reply": fired["drop_cancel_reply"]}
+
     def assert_no_client_id_twice(self) -> None:
         counts = Counter(self.posted_client_ids())
         assert [cid for cid, n in counts.items() if n > 1] == []

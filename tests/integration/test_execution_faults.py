@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import PortClock
 
 from btcbot.adapters.sim.config import SimConfig
 from btcbot.adapters.sim.exchange import SimExchange
@@ -25,12 +26,7 @@ from btcbot.services.cycle import Deps, run_cycle
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
-@dataclass
-class FakeClock:
-    at: datetime = T0
-
-    def now(self) -> datetime:
-        return self.at
+FakeClock = PortClock
 
 
 @dataclass
@@ -68,7 +64,7 @@ def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Deps,
     monkeypatch.setenv("BTCBOT_SYMBOLS", "BTCTRY")
     monkeypatch.setenv("BTCBOT_UNKNOWN_ORDER_MAX_AGE_SECONDS", "120")
     settings = load_settings(state_dir=tmp_path / "state")
-    clock = FakeClock()
+    clock = FakeClock(T0)
     sim = SimExchange.open(None, SimConfig(seed=7, auto_advance=False, flow_probability=Decimal(0)), clock)
     faulty = Faulty(sim)
     store = Store.open(settings.state_dir, "sim")

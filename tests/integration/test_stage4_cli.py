@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import PortClock
 from typer.testing import CliRunner
 
 from btcbot.adapters.sqlite.store import Store
@@ -21,16 +22,6 @@ from btcbot.domain.replace_fsm import ReplaceState
 from btcbot.services.cycle import run_cycle
 
 runner = CliRunner()
-
-
-class CronClock:
-    """Wall time as cron sees it: each run a few minutes after the last (the simulator follows it)."""
-
-    def __init__(self) -> None:
-        self.at = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.at
 
 
 def _cli(*args: str) -> Any:
@@ -53,7 +44,7 @@ def _live_per_side(state: Path) -> dict[tuple[str, str], int]:
 @pytest.mark.parametrize("seed", [42, 1])
 def test_stage4_fifteen_cron_cycles_place_replace_and_fill(isolated_env: Path, seed: int) -> None:
     settings = load_settings(state_dir=isolated_env, sim_seed=seed)
-    clock = CronClock()
+    clock = PortClock(datetime(2026, 11, 21, 9, 0, tzinfo=UTC))  # wall time as cron sees it
     submitted = fills = 0
     for _ in range(15):
         clock.at += timedelta(minutes=5)  # the simulated market moves 5 ticks between runs

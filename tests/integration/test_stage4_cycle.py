@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import PortClock
 
 from btcbot.adapters.sim.config import SimConfig
 from btcbot.adapters.sim.exchange import SimExchange
@@ -27,14 +28,6 @@ from btcbot.services import cycle as cycle_module
 from btcbot.services.cycle import CycleReport, Deps, run_cycle
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
-
-
-@dataclass
-class FakeClock:
-    at: datetime = T0
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @dataclass
@@ -65,10 +58,10 @@ class Crash(BaseException):
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Deps, Venue, FakeClock]]:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Deps, Venue, PortClock]]:
     monkeypatch.setenv("BTCBOT_SYMBOLS", "BTCTRY")
     settings = load_settings(state_dir=tmp_path / "state")
-    clock = FakeClock()
+    clock = PortClock(T0)
     sim = SimExchange.open(None, _config(Decimal(0)), clock)
     venue = Venue(sim)
     store = Store.open(settings.state_dir, "sim")
@@ -77,7 +70,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Deps,
     sim.close()
 
 
-def _cycle(deps: Deps, clock: FakeClock, seconds: int = 60) -> CycleReport:
+def _cycle(deps: Deps, clock: PortClock, seconds: int = 60) -> CycleReport:
     clock.at += timedelta(seconds=seconds)
     report = run_cycle(deps, stage4_config(deps.settings))
     assert report.exit_code == 0, report.error
@@ -97,12 +90,12 @@ def _assert_never_two_live(venue: Venue) -> None:
         assert old.updated_at <= new.created_at, (old, new)
 
 
-def _age_out(deps: Deps, clock: FakeClock) -> CycleReport:
+def _age_out(deps: Deps, clock: PortClock) -> CycleReport:
     """Age the resting buy past STALE_ORDER_SECONDS: the next cycle replaces it."""
     return _cycle(deps, clock, deps.settings.stale_order_seconds + 1)
 
 
-def test_stage4_replace_chain_persisted_old_to_new_never_both_live(env: tuple[Deps, Venue, FakeClock]) -> None:
+def test_stage4_replace_chain_persisted_old_to_new_never_both_live(env: tuple[Deps, Venue, PortClock]) -> None:
     deps, venue, clock = env
     first = _cycle(deps, clock)
     old = first.execution.submitted[0]  # type: ignore[union-attr]
@@ -123,7 +116,7 @@ def test_stage4_replace_chain_persisted_old_to_new_never_both_live(env: tuple[De
 
 
 def test_stage4_crash_between_cancel_confirm_and_submit_resumes_next_cycle(
-    env: tuple[Deps, Venue, FakeClock], monkeypatch: pytest.MonkeyPatch
+    env: tuple[Deps, Venue, PortClock], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deps, venue, clock = env
     _cycle(deps, clock)
@@ -152,7 +145,7 @@ def test_stage4_crash_between_cancel_confirm_and_submit_resumes_next_cycle(
     _assert_never_two_live(venue)
 
 
-def test_stage4_balances_unavailable_sell_only_sells_still_placed(env: tuple[Deps, Venue, FakeClock]) -> None:
+def test_stage4_balances_unavailable_sell_only_sells_still_placed(env: tuple[Deps, Venue, PortClock]) -> None:
     deps, venue, clock = env
     venue.sim.close()
     venue.sim = SimExchange.open(None, _config(Decimal(1)), clock)
@@ -177,7 +170,7 @@ def test_stage4_balances_unavailable_sell_only_sells_still_placed(env: tuple[Dep
     assert "BALANCES_UNAVAILABLE" in {e["code"] for e in deps.store.events(cycle_id=report.cycle_id)}
 
 
-def test_stage4_drawdown_breach_moves_state_and_stops_buys(env: tuple[Deps, Venue, FakeClock]) -> None:
+def test_stage4_drawdown_breach_moves_state_and_stops_buys(env: tuple[Deps, Venue, PortClock]) -> None:
     deps, _, clock = env
     _cycle(deps, clock)
     equity = Decimal(deps.store.get_kv("equity_try") or "0")

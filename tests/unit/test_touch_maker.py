@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from btcbot.domain.models import Side
 from btcbot.domain.strategies import Strategy
 from btcbot.domain.strategies.exits import ExitParams
-from btcbot.domain.strategies.touch_maker import TouchMaker, TouchMakerParams
+from btcbot.domain.strategies.profit_capture import ProfitCaptureParams
+from btcbot.domain.strategies.touch_maker import TouchMaker
 
-STRATEGY = TouchMaker(TouchMakerParams(position_target_try=D(250), min_profit_bps=D(50)))
+STRATEGY = TouchMaker(ProfitCaptureParams(order_notional_try=D(250), min_profit_bps=D(50)))
 BOOK = make_book(bid="2000000", ask="2001000")
 
 
@@ -64,7 +65,7 @@ def test_touch_maker_dust_position_not_sold_full_target_bought_less_dust() -> No
 def test_touch_maker_triggered_exit_replaces_sell_and_stops_buys() -> None:
     exits = ExitParams(stop_loss_bps=D(100), take_profit_bps=D(0), position_ttl_minutes=0, ladder_step_bps=D(10),
                        max_slippage_bps=D(300))
-    strategy = TouchMaker(TouchMakerParams(D(250), D(50), exits))
+    strategy = TouchMaker(ProfitCaptureParams(D(250), D(50), exits))
     positions = {"BTCTRY": make_position(quantity="0.00006", avg_cost="2050000")}  # bid 2.0M ≤ stop 2,029,500
     [exit_] = strategy.decide(make_snapshot([BOOK]), positions)
     assert (exit_.side, exit_.exit_kind, exit_.price, exit_.quantity) == (Side.SELL, "stop_loss", D(2000000),
@@ -73,7 +74,7 @@ def test_touch_maker_triggered_exit_replaces_sell_and_stops_buys() -> None:
 
 def test_touch_maker_exit_ladder_steps_with_earlier_legs() -> None:
     exits = ExitParams(D(0), D(0), position_ttl_minutes=1, ladder_step_bps=D(10), max_slippage_bps=D(300))
-    strategy = TouchMaker(TouchMakerParams(D(250), D(50), exits))
+    strategy = TouchMaker(ProfitCaptureParams(D(250), D(50), exits))
     position = make_position(quantity="0.00006", avg_cost="1900000")
     snapshot = make_snapshot([BOOK], now=T0 + timedelta(minutes=5))
     leg = replace(make_order("leg", side=Side.SELL, price="2000000"), exit_kind="ttl")

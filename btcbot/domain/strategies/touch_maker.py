@@ -1,6 +1,6 @@
 """Stage-4 default strategy "touch maker" (R-STRAT): maker orders at the touch, followed by replacing.
 
-Per symbol with a usable book, aiming at a position worth `position_target_try`:
+Per symbol with a usable book, aiming at a position worth `order_notional_try`:
 - whatever profit capture (stage 3) would sell is sold the same way: the holding at max(best ask, avg_cost ×
   (1 + min_profit_bps/10⁴)), or a triggered exit (`decide_exit`: stop-loss, take-profit, holding time, with the
   same ladder and caps), so every exit rule of stage 3 applies unchanged;
@@ -16,35 +16,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from btcbot.domain.accounting import Position
 from btcbot.domain.market import MarketSnapshot
 from btcbot.domain.models import Intent, LocalOrder, Side
 from btcbot.domain.money import ZERO
-from btcbot.domain.strategies.exits import ExitParams
 from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
 
-__all__ = ["TouchMaker", "TouchMakerParams"]
-
-
-@dataclass(frozen=True, slots=True)
-class TouchMakerParams:
-    position_target_try: Decimal
-    min_profit_bps: Decimal
-    exits: ExitParams | None = None
+__all__ = ["TouchMaker"]
 
 
 @dataclass(frozen=True, slots=True)
 class TouchMaker:
-    params: TouchMakerParams
+    params: ProfitCaptureParams  # `order_notional_try` is the target position's value
     name: str = "touch_maker"
 
     def decide(self, snapshot: MarketSnapshot, positions: Mapping[str, Position],
                exit_legs: Mapping[str, Sequence[LocalOrder]] | None = None) -> list[Intent]:
-        p = self.params
-        sells = [i for i in ProfitCapture(ProfitCaptureParams(p.position_target_try, p.min_profit_bps, p.exits))
-                 .decide(snapshot, positions, exit_legs) if i.side is Side.SELL]
+        target = self.params.order_notional_try
+        sells = [i for i in ProfitCapture(self.params).decide(snapshot, positions, exit_legs) if i.side is Side.SELL]
         exiting = {i.symbol for i in sells if i.exit_kind != "profit"}
         intents: list[Intent] = []
         for symbol, book in sorted(snapshot.books.items()):
@@ -55,7 +45,7 @@ class TouchMaker:
                 continue
             position = positions.get(symbol)
             held = position.quantity if position is not None else ZERO
-            missing = p.position_target_try / rate - held * book.best_bid
+            missing = target / rate - held * book.best_bid
             if missing >= rules.min_notional:
                 intents.append(Intent(symbol, Side.BUY, book.best_bid, missing / book.best_bid, "touch_maker_buy",
                                       reference_price=book.best_ask))
