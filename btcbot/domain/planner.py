@@ -127,10 +127,11 @@ def _plan_key(group: list[LocalOrder], intent: Intent | None, chain: ReplaceChai
                 "requested_seconds_ago": str(int((now - order.updated_at).total_seconds()))}))
     may_replace = intent is not None and not pending and (chain is None or not chain.is_open)
     keep = _keep_or_cancel(live, intent, may_replace, now, params, result)
-    if chain is not None and chain.state is R.READY and (live or pending or (intent is None and not held)):
-        covered = (live + pending)[0].client_order_id if live or pending else ""
+    if chain is not None and chain.state is R.READY and (live or (intent is None and not held)):
+        # a live order of ours already covers the side, or nothing is wanted there now (a cancel still pending
+        # on the side only delays the replacement)
         chain = _move(result, chain, E.NOT_WANTED, now, chain.old_filled_seen,
-                      {"covered_by": covered} if covered else {"intent": "none accepted this cycle"})
+                      {"covered_by": live[0].client_order_id} if live else {"intent": "none accepted this cycle"})
     if intent is None:
         return None
     if keep is not None:

@@ -193,6 +193,16 @@ def test_plan_ready_but_another_live_order_covers_side_abandoned() -> None:
     assert result.keeps == [live] and result.submits == []
 
 
+def test_plan_ready_waits_while_another_cancel_on_side_is_pending() -> None:
+    step = make_chain(_old(S.CANCELED), R.READY)
+    pending = make_order("dup", side=Side.SELL, status=S.CANCEL_REQUESTED, age_seconds=5)
+    result = plan([SELL], [pending], T0, PARAMS, [step])
+    assert result.chain_moves == [] and result.submits == []
+    assert _codes(result) == ["REPLACE_AWAITING_CANCEL"]
+    after = plan([SELL], [], T0, PARAMS, [step])  # the other cancel confirmed: the replacement goes out, linked
+    assert [i.meta[CHAIN_META] for i in after.submits] == ["1"]
+
+
 # -- properties -------------------------------------------------------------------------------------------------
 
 

@@ -178,6 +178,7 @@ CREATE INDEX replace_chains_state ON replace_chains (venue, state);
 CREATE INDEX replace_chains_old ON replace_chains (old_client_order_id);
 CREATE INDEX replace_chains_new ON replace_chains (new_client_order_id);
 CREATE INDEX replace_chains_updated ON replace_chains (venue, updated_at);
+CREATE INDEX replace_chains_cycle ON replace_chains (cycle_id);
 """
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
