@@ -90,22 +90,31 @@ def _mismatch(order: LocalOrder, intent: Intent, params: PlanParams) -> tuple[st
 
 
 def plan(intents: Sequence[Intent], orders: Sequence[LocalOrder], now: datetime, params: PlanParams,
-         chains: Sequence[ChainStep] = (), fresh: Collection[str] | None = None) -> Plan:
+         chains: Sequence[ChainStep] = (), fresh: Collection[str] | None = None,
+         unsettled: Sequence[LocalOrder] = ()) -> Plan:
     """Compare what the strategy wants with our non-terminal orders (external orders excluded) and the open
     replace-chain steps. `fresh`: symbols whose market data was usable this cycle (None = all); a chain
-    waiting on a symbol without fresh data is held, never abandoned for want of an intent."""
+    waiting on a symbol without fresh data is held, never abandoned for want of an intent. `unsettled`: recently
+    terminal orders of ours whose venue-reported fill exceeds the fills recorded: the position the intents were
+    sized from misses those fills, so nothing is submitted on their side until they are listed (R-EXEC-2)."""
     result = Plan()
     by_key: dict[Key, list[LocalOrder]] = {}
     for order in orders:
         by_key.setdefault((order.symbol, order.side), []).append(order)
     wanted = {(i.symbol, i.side): i for i in intents}
     steps = {(s.chain.symbol, s.chain.side): s for s in chains if s.chain.is_open}
+    gaps = {(o.symbol, o.side): o for o in unsettled if o.exchange_filled > o.filled_quantity}
     to_submit: dict[Key, Intent] = {}
     for key in sorted(set(by_key) | set(wanted) | set(steps)):
         chain = _advance(steps[key], now, params, result) if key in steps else None
         held = fresh is not None and key[0] not in fresh
         submit = _plan_key(by_key.get(key, []), wanted.get(key), chain, held, now, params, result)
-        if submit is not None:
+        if submit is not None and key in gaps:
+            gap = gaps[key]
+            result.blocked.append(Denial(submit, "DEDUPE_FILLS_PENDING", {
+                "client_order_id": gap.client_order_id, "venue_filled": dec_str(gap.exchange_filled),
+                "fills_recorded": dec_str(gap.filled_quantity)}))
+        elif submit is not None:
             to_submit[key] = submit
     result.submits = [to_submit[k] for k in wanted if k in to_submit]
     return result

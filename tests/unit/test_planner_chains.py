@@ -203,6 +203,18 @@ def test_plan_ready_waits_while_another_cancel_on_side_is_pending() -> None:
     assert [i.meta[CHAIN_META] for i in after.submits] == ["1"]
 
 
+def test_plan_recently_filled_order_with_unlisted_fills_blocks_its_side() -> None:
+    # the venue says our buy filled, its fills are not listed yet: the position the new buy was sized from is stale
+    filled = make_order("filled", status=S.FILLED, quantity="0.0001", exchange_filled="0.0001")
+    result = plan([BUY, SELL], [], T0, PARAMS, unsettled=[filled])
+    assert result.submits == [SELL]
+    assert [(d.code, d.detail) for d in result.blocked] == [
+        ("DEDUPE_FILLS_PENDING", {"client_order_id": "filled", "venue_filled": "0.0001", "fills_recorded": "0"})]
+    listed = make_order("filled", status=S.FILLED, quantity="0.0001", exchange_filled="0.0001",
+                        filled_quantity="0.0001")
+    assert plan([BUY], [], T0, PARAMS, unsettled=[listed]).submits == [BUY]
+
+
 # -- properties -------------------------------------------------------------------------------------------------
 
 
