@@ -24,7 +24,7 @@ from btcbot.domain.order_fsm import LIVE
 from btcbot.domain.symbols import split_symbol
 from btcbot.services.ledger import DISCREPANCY_GRACE
 
-__all__ = ["BASELINE_KEY", "check_balances", "implied_now", "managed_assets", "set_baseline"]
+__all__ = ["BASELINE_KEY", "check_balances", "fills_pending", "implied_now", "managed_assets", "set_baseline"]
 
 BASELINE_KEY = "balance_baseline"
 STREAK_KEY = "balance_mismatch_streak"
@@ -63,7 +63,7 @@ def check_balances(store: Store, balances: Mapping[str, Balance] | None, symbols
         return []
     actual = {a: b.total for a, b in balances.items()}
     mismatches = compare_balances(implied, actual, managed_assets(symbols), tolerance_bps)
-    pending = _fills_pending(store, now) if mismatches else set()
+    pending = fills_pending(store, now) if mismatches else set()
     previous = int(store.get_kv(STREAK_KEY) or "0")
     streak = previous + 1 if any(m.asset not in pending for m in mismatches) else previous if mismatches else 0
     store.set_kv(STREAK_KEY, str(streak), now)
@@ -77,7 +77,7 @@ def check_balances(store: Store, balances: Mapping[str, Balance] | None, symbols
     return mismatches
 
 
-def _fills_pending(store: Store, now: datetime) -> set[str]:
+def fills_pending(store: Store, now: datetime) -> set[str]:
     """Assets of pairs where an order of ours is reported filled beyond the fills recorded (not listed yet)."""
     gaps = [o for o in store.orders(LIVE, include_external=False) if o.exchange_filled > o.filled_quantity]
     gaps += [o for o in store.orders_with_fill_gap(now - DISCREPANCY_GRACE)
