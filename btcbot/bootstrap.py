@@ -14,12 +14,15 @@ from btcbot.adapters.sqlite.db import ensure_private_dir
 from btcbot.adapters.sqlite.store import Store
 from btcbot.config import Settings
 from btcbot.domain.errors import ConfigError
+from btcbot.domain.guards import GuardParams
+from btcbot.domain.models import TradingState
 from btcbot.domain.planner import PlanParams
 from btcbot.domain.reconcile import SearchBudget
 from btcbot.domain.risk import RiskParams
 from btcbot.domain.strategies.allocation import AllocationParams, TargetAllocation, default_weights
 from btcbot.domain.strategies.exits import ExitParams
 from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
+from btcbot.domain.strategies.touch_maker import TouchMaker
 from btcbot.ports import Exchange
 from btcbot.services.cycle import Deps, Mode, StageConfig
 from btcbot.services.run_record import record_failed_start
@@ -27,8 +30,9 @@ from btcbot.services.run_record import record_failed_start
 if TYPE_CHECKING:  # imported lazily at run time: keeps `btcbot --help` fast
     from btcbot.adapters.btcturk import BtcTurkExchange
 
-__all__ = ["SIM_DB_FILENAME", "STAGES", "SystemClock", "open_deps", "select_mode", "stage3_config",
-           "stage7_config", "stage7_first", "stage_builder", "stage_config"]
+__all__ = ["SIM_DB_FILENAME", "STAGES", "SystemClock", "guard_params", "open_deps", "select_mode",
+           "stage3_config", "stage4_config", "stage7_config", "stage7_first", "stage_builder",
+           "stage_config"]
 
 SIM_DB_FILENAME = "sim.sqlite"
 PAPER_DB_FILENAME = "paper.sqlite"
@@ -67,6 +71,28 @@ def stage3_config(settings: Settings) -> StageConfig:
     )
 
 
+def stage4_config(settings: Settings) -> StageConfig:
+    """Stage 4: the same cycle with a touch-following maker strategy, buys replaced on size changes too, the
+    sell-side minimum-profit rule, and the account guards that move the trading state."""
+    return StageConfig(
+        name="4",
+        symbols=tuple(settings.symbols),
+        strategy=TouchMaker(ProfitCaptureParams(settings.order_notional_try, settings.min_profit_bps,
+                                                exit_params(settings))),
+        risk=replace(risk_params(settings), sell_above_break_even=True),
+        plan=PlanParams(settings.stale_order_seconds, settings.stale_price_bps, replace_buy_on_quantity=True),
+        budget=search_budget(settings),
+        bucket_seconds=settings.dedupe_bucket_seconds,
+        max_data_age=timedelta(seconds=settings.market_data_max_age_seconds),
+        guards=guard_params(settings),
+    )
+
+
+def guard_params(settings: Settings) -> GuardParams:
+    return GuardParams(settings.max_drawdown_pct, settings.daily_loss_cap_try,
+                       TradingState(settings.risk_breach_state), settings.pnl_timezone)
+
+
 def stage7_config(settings: Settings) -> StageConfig:
     """Stage 7: stage 3's risk, planner and execution settings with the target-allocation strategy and hard
     idempotency keys (the same cycle and execution core)."""
@@ -79,9 +105,7 @@ def stage7_config(settings: Settings) -> StageConfig:
 
 def stage7_first(settings: Settings, with_stage4: bool) -> tuple[StageConfig, ...]:
     """The stages `stage7-run` runs first, under the same lock (`--with-stage4`)."""
-    if not with_stage4:
-        return ()
-    raise ConfigError("--with-stage4: stage 4 is not available in this build")  # wiring: (stage4_config(settings),)
+    return (stage4_config(settings),) if with_stage4 else ()
 
 
 StageBuilder = Callable[[Settings], StageConfig]
@@ -89,6 +113,7 @@ StageBuilder = Callable[[Settings], StageConfig]
 # The one registry of stage configurations (backtests and sweeps choose from it): one line per stage.
 STAGES: dict[str, StageBuilder] = {
     "3": stage3_config,
+    "4": stage4_config,
     "7": stage7_config,
 }
 

@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     cooldown_seconds: int = 0
     balance_tolerance_bps: Decimal = Decimal("10")
     balance_mismatch_reduce_only: bool = True
+    # stage-4 account guards (R-RISK, R-SAFE-2); 0 = off
+    max_drawdown_pct: Decimal = Decimal("10")
+    daily_loss_cap_try: Decimal = Decimal("500")
+    risk_breach_state: Literal["REDUCE_ONLY", "HALTED"] = "REDUCE_ONLY"
 
     # -- execution and reconciliation (R-EXEC, R-REC) ------------------------------------------------
     stale_order_seconds: int = 900
@@ -143,6 +147,8 @@ class Settings(BaseSettings):
         "stale_price_bps",
         "balance_tolerance_bps",
         "rebalance_band_bps",
+        "max_drawdown_pct",
+        "daily_loss_cap_try",
         mode="before",
     )
     @classmethod
@@ -208,12 +214,15 @@ class Settings(BaseSettings):
                         "trailing_activation_bps", "cash_target_try",
                         "max_open_orders", "max_open_orders_per_symbol", "cooldown_seconds",
                         "stale_price_bps", "balance_tolerance_bps", "unknown_order_max_probes",
-                        "unknown_order_max_age_seconds", "sim_step_seconds", "rebalance_band_bps")
+                        "unknown_order_max_age_seconds", "sim_step_seconds", "rebalance_band_bps",
+                        "max_drawdown_pct", "daily_loss_cap_try")
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"{env_name(name)} must not be negative")
         if self.trailing_stop_bps >= 10_000:
             raise ValueError("BTCBOT_TRAILING_STOP_BPS must be below 10000 (a trail of 100 % never triggers)")
+        if self.max_drawdown_pct >= 100:
+            raise ValueError("BTCBOT_MAX_DRAWDOWN_PCT must be below 100 (a percentage; 0 = off)")
         self._check_weights()
         if self.order_notional_try > self.max_order_notional_try:
             raise ValueError(

@@ -6,6 +6,7 @@ tests/ on sys.path because tests/conftest.py lives there (rootdir-relative "prep
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -27,6 +28,7 @@ from btcbot.domain.models import (
 from btcbot.domain.money import to_decimal
 from btcbot.domain.order_fsm import OrderStatus
 from btcbot.domain.planner import PlanParams
+from btcbot.domain.replace_fsm import ChainStep, ReplaceChain, ReplaceState
 from btcbot.domain.risk import RiskParams
 from btcbot.domain.strategies.trailing import Trail
 from btcbot.domain.symbols import SymbolRules, split_symbol
@@ -34,9 +36,11 @@ from btcbot.domain.symbols import SymbolRules, split_symbol
 __all__ = [
     "T0",
     "D",
+    "PortClock",
     "make_balances",
     "make_book",
     "make_candles",
+    "make_chain",
     "make_intent",
     "make_order",
     "make_plan_params",
@@ -292,6 +296,40 @@ def make_risk_params(
 
 def make_plan_params(stale_order_seconds: int = 600, stale_price_bps: Amount = "20") -> PlanParams:
     return PlanParams(stale_order_seconds=stale_order_seconds, stale_price_bps=D(stale_price_bps))
+
+
+def make_chain(
+    old: LocalOrder,
+    state: ReplaceState = ReplaceState.CANCEL_REQUESTED,
+    *,
+    chain_id: int = 1,
+    planned_price: Amount | None = None,
+    planned_quantity: Amount | None = None,
+    filled_at_request: Amount = "0",
+    filled_seen: Amount | None = None,
+    updated_at: datetime = T0,
+) -> ChainStep:
+    """An open replace-chain step of `old` (its current journal row), planned like the old order by default."""
+    chain = ReplaceChain(
+        id=chain_id, root_client_order_id=old.client_order_id, seq=1, symbol=old.symbol, side=old.side,
+        old_client_order_id=old.client_order_id, new_client_order_id=None, state=state,
+        trigger="REPLACE_PRICE_MOVED", planned_price=D(planned_price if planned_price is not None else old.price),
+        planned_quantity=D(planned_quantity if planned_quantity is not None else old.quantity),
+        old_filled_at_request=D(filled_at_request),
+        old_filled_seen=D(filled_seen if filled_seen is not None else filled_at_request), stage=old.stage,
+        created_at=updated_at, updated_at=updated_at,
+    )
+    return ChainStep(chain, old)
+
+
+@dataclass
+class PortClock:
+    """The `Clock` port for services: `now()` returns `at`, which the test moves."""
+
+    at: datetime = T0
+
+    def now(self) -> datetime:
+        return self.at
 
 
 class FakeClock:

@@ -104,10 +104,29 @@ def halt(config: ConfigOpt = None, state_dir: StateDirOpt = None, reduce_only: R
     _set_state(config, state_dir, "REDUCE_ONLY" if reduce_only else "HALTED", f"HALT_BY_OPERATOR: {reason}")
 
 
+ForceOpt = Annotated[bool, typer.Option("--force", help="Resume although a drawdown or daily-loss breach still "
+                                                       "holds (recorded as an event; re-baselines the rule).")]
+
+
 @guarded
-def resume(config: ConfigOpt = None, state_dir: StateDirOpt = None, reason: ReasonOpt = "operator") -> None:
-    """Return the persisted trading state to NORMAL after investigating why it changed."""
-    _set_state(config, state_dir, "NORMAL", f"RESUME_BY_OPERATOR: {reason}")
+def resume(config: ConfigOpt = None, state_dir: StateDirOpt = None, reason: ReasonOpt = "operator",
+           force: ForceOpt = False) -> None:
+    """Return the persisted trading state to NORMAL after investigating why it changed.
+
+    Refused (exit 2) while a stage-4 drawdown or daily-loss breach still holds, unless --force."""
+    from datetime import UTC, datetime
+
+    from btcbot.adapters.sqlite.store import Store
+    from btcbot.bootstrap import guard_params, select_mode
+    from btcbot.services.guards import resume_trading
+
+    settings = settings_from(config, state_dir)
+    store = Store.open(settings.state_dir, select_mode(settings).venue)
+    try:
+        outcome = resume_trading(store, guard_params(settings), force, reason, datetime.now(UTC))
+    finally:
+        store.close()
+    typer.echo(outcome.message)
 
 
 def register(app: typer.Typer) -> None:

@@ -37,7 +37,23 @@ def cycle_json(report: CycleReport) -> dict[str, Any]:
         "new_fills": [{"trade_id": f.trade_id, "symbol": f.symbol, "side": f.side.value, "price": dec_str(f.price),
                        "quantity": dec_str(f.quantity)} for f in (report.fills.new if report.fills else [])],
         "timings_ms": {k: round(v * 1000, 1) for k, v in report.timings.items()},
+        "account": _account_json(report),
+        "replace_chains": [{"id": c.id, "symbol": c.symbol, "side": c.side.value, "old": c.old_client_order_id,
+                            "new": c.new_client_order_id, "state": c.state.value, "trigger": c.trigger}
+                           for c in report.chains],
     }
+
+
+def _account_json(report: CycleReport) -> dict[str, Any] | None:
+    account = report.valuation.account if report.valuation else None
+    if account is None:
+        return None
+    return {"equity_try": dec_str(account.equity_try) if account.equity_try is not None else None,
+            "cash_free_try": dec_str(account.cash.free), "cash_locked_try": dec_str(account.cash.locked),
+            "holdings": [{"asset": h.asset, "free": dec_str(h.free), "locked": dec_str(h.locked),
+                          "value_try": dec_str(h.value_try) if h.value_try is not None else None}
+                         for h in account.holdings.values()],
+            "unpriced": list(account.unpriced), "sell_only": account.sell_only, "untradable": account.untradable}
 
 
 def render_cycle(report: CycleReport) -> None:
@@ -68,6 +84,9 @@ def render_cycle(report: CycleReport) -> None:
     for fill in report.fills.new if report.fills else []:
         console.print(f"  fill {fill.symbol} {fill.side.value} {dec_str(fill.quantity)} @ {dec_str(fill.price)} "
                       f"fee {dec_str(fill.fee)} tax {dec_str(fill.tax)}", style="cyan")
+    for chain in report.chains:
+        console.print(f"  replace {chain.symbol} {chain.side.value} {chain.old_client_order_id} → "
+                      f"{chain.new_client_order_id or '…'} {chain.state.value} ({chain.trigger})", style="magenta")
 
 
 def _short(value: Decimal) -> str:
@@ -80,6 +99,13 @@ def render_status(data: dict[str, Any]) -> None:
     mode = data["mode"]
     console.print(f"[bold]mode[/] {mode['label']} on {mode['venue']} · trading state {mode['trading_state']} · "
                   f"kill switch {'on' if mode['kill_switch'] else 'off'}")
+    if mode.get("trading_state_since"):
+        console.print(f"  {mode['trading_state']} since {mode['trading_state_since']}: {mode['trading_state_reason']}")
+    for breach in data.get("risk", {}).get("breaches", []):
+        console.print(f"[red]risk breach[/] {breach['reason']} (resume refuses until it clears, or --force)")
+    if data.get("risk", {}).get("unpriced_assets"):
+        console.print(f"[yellow]drawdown not evaluated[/]: no TRY mark for {', '.join(data['risk']['unpriced_assets'])}"
+                      " (add its TRY pair to BTCBOT_SYMBOLS)")
     last = data["last_cycle"]
     if last:
         console.print(f"[bold]last cycle[/] #{last['id']} stage {last['stage']} {last['outcome']} "
@@ -103,6 +129,9 @@ def render_status(data: dict[str, Any]) -> None:
                   f"{'held' if data['locks']['instance_lock_held'] else 'free'} · counts {data['counts']}")
     for endpoint, until in data["locks"]["rate_limit_blocks"].items():
         console.print(f"[yellow]rate-limited[/] {endpoint} until {until} (after an HTTP 429; not called until then)")
+    chains = [dict(c, step=f"{c['old_client_order_id']} → {c['new_client_order_id'] or '…'}")
+              for c in data.get("replace_chains", [])]
+    _table("replace chains (latest)", chains, ("id", "symbol", "side", "step", "state", "trigger", "updated_at"))
     if "fills" in data:
         _table("fills", data["fills"], ("timestamp", "symbol", "side", "price", "quantity", "fee", "tax"))
 

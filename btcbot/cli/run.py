@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,17 +17,14 @@ DryRunOpt = Annotated[
 SymbolsOpt = Annotated[str | None, typer.Option("--symbols", help="Comma list of pairs, e.g. BTCTRY,ETHTRY.")]
 
 
-@guarded
-def run(config: ConfigOpt = None, state_dir: StateDirOpt = None, dry_run: DryRunOpt = None,
-        symbols: SymbolsOpt = None, as_json: JsonOpt = False) -> None:
-    """Run one stage-3 cycle (the cron job): refresh, reconcile, decide, execute, record."""
-    from btcbot.bootstrap import open_deps, stage3_config
+def _one_cycle(settings: Any, stage_name: str, as_json: bool) -> None:
+    """Lock, run one cycle of the registered stage `stage_name` (bootstrap.STAGES), render, exit with its code."""
+    from btcbot import bootstrap
     from btcbot.cli.render import cycle_json, render_cycle
     from btcbot.services.cycle import run_cycle
 
-    settings = settings_from(config, state_dir, dry_run=dry_run, symbols=symbols)
-    stage = stage3_config(settings)
-    with open_deps(settings, record_failure_as=stage.name) as deps:
+    stage = bootstrap.stage_config(stage_name, settings)
+    with bootstrap.open_deps(settings, record_failure_as=stage.name) as deps:
         report = run_cycle(deps, stage)
     if as_json:
         echo_json(cycle_json(report))
@@ -36,5 +33,22 @@ def run(config: ConfigOpt = None, state_dir: StateDirOpt = None, dry_run: DryRun
     raise typer.Exit(report.exit_code)
 
 
+@guarded
+def run(config: ConfigOpt = None, state_dir: StateDirOpt = None, dry_run: DryRunOpt = None,
+        symbols: SymbolsOpt = None, as_json: JsonOpt = False) -> None:
+    """Run one stage-3 cycle (the cron job): refresh, reconcile, decide, execute, record."""
+    _one_cycle(settings_from(config, state_dir, dry_run=dry_run, symbols=symbols), "3", as_json)
+
+
+@guarded
+def stage4_run(config: ConfigOpt = None, state_dir: StateDirOpt = None, dry_run: DryRunOpt = None,
+               symbols: SymbolsOpt = None, as_json: JsonOpt = False) -> None:
+    """Run one stage-4 cycle: maker orders at the touch managed as a lifecycle (persisted cancel/replace
+    chains), sells never below break-even except stop-loss, and drawdown / daily-loss guards that move the
+    trading state. Same lock, journal, execution core and exit codes as `run`."""
+    _one_cycle(settings_from(config, state_dir, dry_run=dry_run, symbols=symbols), "4", as_json)
+
+
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
+    app.command("stage4-run")(stage4_run)

@@ -4,7 +4,8 @@ Caps and open-order limits restrain new exposure, so they apply to buys; sells t
 them (protective exits are never refused for a cap; they are still subject to trading state and preflight).
 An accepted buy carries `meta["max_notional"]`: how far preflight may bump it to the venue's minimum order
 value while every cap still holds. All amounts are compared in the pair's quote currency; TRY caps
-are converted with `MarketSnapshot.quote_to_try`.
+are converted with `MarketSnapshot.quote_to_try`. With `sell_above_break_even` (stage 4) a sell priced
+below break-even including fees is dropped (PROFIT_BELOW_BREAK_EVEN), except a stop exit (LOSS_EXITS).
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from btcbot.domain.accounting import Position
-from btcbot.domain.fees import fee_schedule
+from btcbot.domain.fees import VAT_RATE, fee_schedule
 from btcbot.domain.market import MarketSnapshot
 from btcbot.domain.models import Denial, Intent, LocalOrder, Side, TradingState
 from btcbot.domain.money import ZERO, dec_str
 from btcbot.domain.strategies import SKIP
 
-__all__ = ["RiskDecision", "RiskParams", "filter_intents"]
+__all__ = ["LOSS_EXITS", "RiskDecision", "RiskParams", "break_even_sell_price", "filter_intents"]
+
+# Exits allowed below break-even by the sell-side minimum-profit rule: a stop limits a loss (a trailing stop is a
+# stop whose level follows the price; "trailing_stop" is its exit kind where that exit exists).
+LOSS_EXITS = frozenset({"stop_loss", "trailing_stop"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,7 @@ class RiskParams:
     max_open_orders: int
     max_open_orders_per_symbol: int
     cooldown_seconds: int
+    sell_above_break_even: bool = False  # stage 4: no sell below break-even incl. fees, except a stop-loss exit
 
 
 @dataclass(slots=True)
@@ -96,7 +102,7 @@ def filter_intents(
         elif state is TradingState.REDUCE_ONLY and intent.side is Side.BUY:
             _deny(decision, intent, "STATE_REDUCE_ONLY", side=intent.side.value)
         else:
-            checked = intent if intent.side is Side.SELL else _check_buy(
+            checked = _check_sell(intent, snapshot, positions, params) if intent.side is Side.SELL else _check_buy(
                 intent, replaced, snapshot, positions, last_fill_at, params, tally)
             if isinstance(checked, Denial):
                 decision.denials.append(checked)
@@ -105,6 +111,28 @@ def filter_intents(
                 tally.take_slot(intent.symbol)
             decision.accepted.append(checked)
     return decision
+
+
+def break_even_sell_price(avg_cost: Decimal, quote: str) -> Decimal:
+    """The lowest sell price that loses nothing: `avg_cost` already holds the buy fees; the sell pays the
+    taker fee plus VAT (the worst case: a limit sell may take)."""
+    return avg_cost / (1 - fee_schedule(quote).taker * (1 + VAT_RATE))
+
+
+def _check_sell(intent: Intent, snapshot: MarketSnapshot, positions: Mapping[str, Position],
+                params: RiskParams) -> Intent | Denial:
+    """Sell-side minimum profit (stage 4): a stop-loss exit limits a loss and may sell below break-even."""
+    position = positions.get(intent.symbol)
+    if not params.sell_above_break_even or intent.exit_kind in LOSS_EXITS or position is None or (
+        position.quantity <= 0 or intent.symbol not in snapshot.rules
+    ):
+        return intent
+    floor = break_even_sell_price(position.avg_cost, snapshot.rules[intent.symbol].quote)
+    if intent.price >= floor:
+        return intent
+    return Denial(intent, "PROFIT_BELOW_BREAK_EVEN", {
+        "price": _fmt(intent.price), "break_even": _fmt(floor.quantize(Decimal("1e-8"))),
+        "avg_cost": _fmt(position.avg_cost.quantize(Decimal("1e-8"))), "exit_kind": intent.exit_kind or ""})
 
 
 def _check_buy(intent: Intent, replaced: Sequence[LocalOrder], snapshot: MarketSnapshot,

@@ -2,8 +2,10 @@
 
 The first check records the venue's totals as the baseline. A difference beyond the tolerance is a
 BALANCE_MISMATCH event every cycle it is seen; seen in two consecutive cycles (a late fill can explain one)
-it switches trading to REDUCE_ONLY when `balance_mismatch_reduce_only` is set. `btcbot reconcile --apply`
-takes a new baseline once the cause is understood.
+it switches trading to REDUCE_ONLY when `balance_mismatch_reduce_only` is set. A mismatch on an asset whose
+pair has an order of ours that the venue reports filled beyond the fills listed so far (fills are listed late)
+is recorded with `fills_pending` but does not count towards the two cycles, for at most DISCREPANCY_GRACE after
+that order last changed. `btcbot reconcile --apply` takes a new baseline once the cause is understood.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from btcbot.domain.balances import Mismatch, compare_balances, implied_totals
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.models import Balance, TradingState
 from btcbot.domain.money import dec_str, to_decimal
+from btcbot.domain.order_fsm import LIVE
 from btcbot.domain.symbols import split_symbol
+from btcbot.services.ledger import DISCREPANCY_GRACE
 
-__all__ = ["BASELINE_KEY", "check_balances", "implied_now", "managed_assets", "set_baseline"]
+__all__ = ["BASELINE_KEY", "check_balances", "fills_pending", "implied_now", "managed_assets", "set_baseline"]
 
 BASELINE_KEY = "balance_baseline"
 STREAK_KEY = "balance_mismatch_streak"
@@ -69,12 +73,23 @@ def check_balances(store: Store, balances: Mapping[str, Balance] | None, symbols
         return []
     actual = {a: b.total for a, b in balances.items()}
     mismatches = compare_balances(implied, actual, managed_assets(symbols), tolerance_bps)
-    streak = int(store.get_kv(STREAK_KEY) or "0") + 1 if mismatches else 0
+    pending = fills_pending(store, now) if mismatches else set()
+    previous = int(store.get_kv(STREAK_KEY) or "0")
+    streak = previous + 1 if any(m.asset not in pending for m in mismatches) else previous if mismatches else 0
     store.set_kv(STREAK_KEY, str(streak), now)
     store.record([Event(EventKind.BALANCE_MISMATCH, "BALANCE_MISMATCH", m.asset, None,
                         {"implied": dec_str(m.implied), "actual": dec_str(m.actual),
-                         "difference": dec_str(m.difference), "consecutive_cycles": str(streak)})
+                         "difference": dec_str(m.difference), "consecutive_cycles": str(streak),
+                         "fills_pending": str(m.asset in pending).lower()})
                   for m in mismatches], cycle_id, now)
     if streak >= 2 and reduce_only:
         store.set_trading_state(TradingState.REDUCE_ONLY, "BALANCE_MISMATCH", cycle_id, now)
     return mismatches
+
+
+def fills_pending(store: Store, now: datetime) -> set[str]:
+    """Assets of pairs where an order of ours is reported filled beyond the fills recorded (not listed yet)."""
+    gaps = [o for o in store.orders(LIVE, include_external=False) if o.exchange_filled > o.filled_quantity]
+    gaps += [o for o in store.orders_with_fill_gap(now - DISCREPANCY_GRACE)
+             if not o.external and o.exchange_filled > o.filled_quantity]
+    return {asset for o in gaps for asset in split_symbol(o.symbol)}

@@ -11,17 +11,20 @@ from decimal import Decimal
 
 from btcbot.adapters.sqlite.store import Store
 from btcbot.config import Settings
+from btcbot.domain.account import free_for_execution
 from btcbot.domain.accounting import Position
 from btcbot.domain.balances import Mismatch
 from btcbot.domain.breaker import Outcome
 from btcbot.domain.errors import AuthFailed, BreakerOpen, ConfigError, ExchangeError, describe
 from btcbot.domain.events import Event, EventKind
+from btcbot.domain.guards import GUARDS_OFF, GuardParams
 from btcbot.domain.market import MarketSnapshot
 from btcbot.domain.models import Denial, Intent, LocalOrder, Side, TradingState
 from btcbot.domain.money import ZERO, dec_str
 from btcbot.domain.order_fsm import IN_FLIGHT, LIVE
-from btcbot.domain.planner import Plan, PlanParams, plan
+from btcbot.domain.planner import Plan, PlanParams
 from btcbot.domain.reconcile import SearchBudget
+from btcbot.domain.replace_fsm import ReplaceChain
 from btcbot.domain.risk import RiskParams, filter_intents
 from btcbot.domain.strategies import Strategy
 from btcbot.domain.strategies.exits import LADDER_KINDS
@@ -30,7 +33,9 @@ from btcbot.ports import Clock, Exchange
 from btcbot.services.balance_check import check_balances
 from btcbot.services.breaker import admit_cycle, breaker_params, note_cycle
 from btcbot.services.execution import ExecutionContext, ExecutionReport, execute
+from btcbot.services.guards import enforce_guards
 from btcbot.services.ledger import FillsReport, check_fill_totals, fills_since
+from btcbot.services.lifecycle import plan_lifecycle
 from btcbot.services.market import load_rules, refresh
 from btcbot.services.reconcile import ReconcileReport, reconcile_orders
 from btcbot.services.trailing import advance_trails, trail_params
@@ -77,6 +82,7 @@ class StageConfig:
     bucket_seconds: int
     max_data_age: timedelta
     idempotency: bool = False  # hard idempotency keys on submits (R-EXEC-5): same key, other payload → conflict
+    guards: GuardParams = GUARDS_OFF  # account guards (drawdown, daily loss); stage 4 configures them
 
 
 @dataclass(slots=True)
@@ -100,6 +106,7 @@ class CycleReport:
     positions: dict[str, Position] = field(default_factory=dict)
     valuation: Valuation | None = None
     balance_mismatches: list[Mismatch] = field(default_factory=list)
+    chains: list[ReplaceChain] = field(default_factory=list)  # replace-chain steps this cycle changed
     timings: dict[str, float] = field(default_factory=dict)
     breaker_outcome: Outcome | None = None  # what this cycle tells the circuit breaker (None: nothing)
 
@@ -162,7 +169,7 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
             deps.settings.balance_mismatch_reduce_only, now, cid)
         watch.lap("reconcile", f"settled={len(report.reconcile.settled)} new_fills={len(report.fills.new)}")
 
-        report.trading_state = state = store.trading_state()
+        report.trading_state = state = enforce_guards(store, stage.guards, report.valuation, now, cid)
         trails = advance_trails(store, fresh.snapshot, positions, trail_params(deps.settings), cid, now)
         legs = _exit_legs(store, positions)
         report.intents = intents = stage.strategy.decide(fresh.snapshot, positions, legs, trails)
@@ -170,7 +177,7 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
         ours = store.orders(IN_FLIGHT | LIVE, include_external=False)
         last_fills = {s: p.last_fill_at for s, p in positions.items() if p.last_fill_at is not None}
         decision = filter_intents(intents, fresh.snapshot, positions, ours, last_fills, state, stage.risk)
-        report.plan = the_plan = plan(decision.accepted, ours, now, stage.plan)
+        report.plan = the_plan = plan_lifecycle(store, decision.accepted, ours, fresh.snapshot, now, stage.plan, cid)
         report.denials = decision.denials + the_plan.blocked
         store.record([_drop_event(d, "risk") for d in decision.denials]
                      + [_drop_event(d, "plan") for d in the_plan.blocked], cid, now)
@@ -179,12 +186,13 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
 
         ctx = ExecutionContext(
             exchange=exchange, store=store, stage=stage.name, cycle_id=cid, now=now, dry_run=not deps.mode.live,
-            rules=rules, free={a: b.free for a, b in (fresh.snapshot.balances or {}).items()},
+            rules=rules, free=free_for_execution(fresh.snapshot.balances, positions, ours, rules),
             bucket_seconds=stage.bucket_seconds, max_order_notional=_order_cap(fresh.snapshot, stage.risk),
             write_gate=_write_gate(deps), idempotency=stage.idempotency,
         )
         report.execution = execute(the_plan, ctx)
         report.denials += report.execution.denied
+        report.chains = store.chains(cycle_id=cid)
         watch.lap("execute", f"submitted={len(report.execution.submitted)} "
                              f"cancels={len(report.execution.cancel_requested)} "
                              f"unknown={len(report.execution.unknown)}")

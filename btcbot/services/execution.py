@@ -182,18 +182,20 @@ def _cancel(cancel: Cancel, ctx: ExecutionContext, report: ExecutionReport) -> N
         return
     except OutcomeUnknown as exc:
         detail = dict(cancel.detail, error=describe(exc))
-        report.cancel_requested.append(_request_cancel(order, "CANCEL_OUTCOME_UNKNOWN", detail, ctx))
+        report.cancel_requested.append(_request_cancel(cancel, "CANCEL_OUTCOME_UNKNOWN", detail, ctx))
         return
     except ExchangeError as exc:
         store.record([Event(EventKind.EXCHANGE_ERROR, "CANCEL_NOT_SENT", order.symbol, order.client_order_id,
                             {"error": describe(exc)})], ctx.cycle_id, now)
         return
-    report.cancel_requested.append(_request_cancel(order, cancel.code, cancel.detail, ctx))
+    report.cancel_requested.append(_request_cancel(cancel, cancel.code, cancel.detail, ctx))
 
 
-def _request_cancel(order: LocalOrder, code: str, detail: dict[str, str], ctx: ExecutionContext) -> LocalOrder:
-    return ctx.store.apply_order_event(order.client_order_id, OrderEvent.CANCEL_REQUESTED, code=code,
-                                       detail=detail, now=ctx.now, cycle_id=ctx.cycle_id)
+def _request_cancel(cancel: Cancel, code: str, detail: dict[str, str], ctx: ExecutionContext) -> LocalOrder:
+    """CANCEL_REQUESTED with its event; a replace also starts its chain step in the same transaction."""
+    return ctx.store.request_cancel(cancel.order.client_order_id, code=code, detail=detail, now=ctx.now,
+                                    cycle_id=ctx.cycle_id, replacement=cancel.replacement, trigger=cancel.code,
+                                    stage=ctx.stage)
 
 
 def _settle_from_status(order: LocalOrder, ctx: ExecutionContext, report: ExecutionReport) -> None:

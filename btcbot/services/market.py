@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from btcbot.adapters.sqlite.store import Store
+from btcbot.domain.account import book_problem
 from btcbot.domain.errors import ConfigError, ExchangeError, describe
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.market import MarketSnapshot
@@ -70,16 +71,13 @@ def refresh(exchange: Exchange, symbols: Sequence[str], rules: dict[str, SymbolR
         stale: dict[str, str] = {}
         for symbol, fut in books_f.items():
             book, error = _outcome(fut)
-            if book is None:
-                stale[symbol] = f"order book unavailable: {error}"
-            elif book.problem is not None:
-                stale[symbol] = book.problem
-            elif now - book.timestamp > max_age:
-                stale[symbol] = f"order book is {int((now - book.timestamp).total_seconds())} s old"
-            else:
+            problem = ("MARKET_DATA_STALE", f"order book unavailable: {error}") if book is None else (
+                book_problem(book, now, max_age))
+            if problem is None:
                 books[symbol] = book
-        for symbol, reason in stale.items():
-            events.append(Event(EventKind.MARKET_DATA_STALE, "MARKET_DATA_STALE", symbol, detail={"reason": reason}))
+                continue
+            stale[symbol] = problem[1]
+            events.append(Event(EventKind(problem[0]), problem[0], symbol, detail={"reason": problem[1]}))
         balance_list, error = _outcome(balances_f)
         balances: dict[str, Balance] | None = None
         if balance_list is None:

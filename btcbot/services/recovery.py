@@ -14,7 +14,7 @@ from btcbot.domain.models import Balance, FillReport
 from btcbot.domain.money import dec_str
 from btcbot.domain.order_fsm import TERMINAL
 from btcbot.domain.reconcile import Fix, FixKind, SearchBudget, plan_fixes
-from btcbot.services.balance_check import implied_now, managed_assets, set_baseline
+from btcbot.services.balance_check import fills_pending, implied_now, managed_assets, set_baseline
 from btcbot.services.cycle import Deps
 from btcbot.services.reconcile import apply_fixes, collect_facts
 
@@ -73,7 +73,10 @@ def run_reconcile(deps: Deps, apply: bool, budget: SearchBudget) -> RecoveryRepo
     store.record_fills(missing_fills, now, cycle_id)
     if venue_balances is not None:
         store.save_balances(cycle_id, venue_balances, now)
-        if any(d.kind == "BALANCE" for d in report.differences):  # the operator accepted the venue's totals
+        balance_diffs = {d.subject for d in report.differences if d.kind == "BALANCE"}
+        # the operator accepts the venue's totals, unless fills of ours are still to be listed: their effect is in
+        # the totals already and would be counted twice once they are recorded (it stays a difference meanwhile)
+        if balance_diffs and not balance_diffs & fills_pending(store, now):
             set_baseline(store, {b.asset: b for b in venue_balances}, now)
     report.remaining, _ = _differences(deps, budget)
     store.finish_cycle(cycle_id, "ok" if not report.remaining else "differences", report.exit_code,

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from btcbot.adapters.lock import lock_held
 from btcbot.adapters.sqlite.store import Store, iso
-from btcbot.bootstrap import select_mode
+from btcbot.bootstrap import guard_params, select_mode
 from btcbot.config import Settings
+from btcbot.domain.account import in_try
 from btcbot.domain.accounting import day_bounds, drawdown_pct, unrealized_pnl
+from btcbot.domain.guards import breaches
 from btcbot.domain.models import LocalOrder
-from btcbot.domain.money import ZERO, dec_str, to_decimal
+from btcbot.domain.money import dec_str, to_decimal
 from btcbot.domain.order_fsm import IN_FLIGHT, LIVE
-from btcbot.domain.symbols import split_symbol
+from btcbot.domain.replace_fsm import ReplaceChain
 from btcbot.services.breaker import breaker_json
+from btcbot.services.guards import account_figures
 from btcbot.services.trailing import trail_params, trail_view
 from btcbot.services.valuation import load_marks
 
@@ -61,10 +63,13 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
     row = store.db.query_one("SELECT * FROM cycles ORDER BY id DESC LIMIT 1")
     counts = {t: int(store.db.query_one(f"SELECT COUNT(*) AS n FROM {t}")["n"])  # type: ignore[index]
               for t in ("orders", "fills", "events", "cycles")}
+    state_reason, state_since = store.trading_state_since()
     data: dict[str, Any] = {
         "mode": {"exchange": settings.exchange, "venue": store.venue, "dry_run": not live,
                  "kill_switch": settings.kill_switch, "live_armed": live and label == "live",
-                 "trading_state": store.trading_state().value, "label": label},
+                 "trading_state": store.trading_state().value, "label": label,
+                 "trading_state_reason": state_reason,
+                 "trading_state_since": iso(state_since) if state_since else None},
         "last_cycle": None if row is None else {
             "id": row["id"], "stage": row["stage"], "started_at": row["started_at"],
             "finished_at": row["finished_at"], "outcome": row["outcome"], "exit_code": row["exit_code"]},
@@ -75,9 +80,9 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
         "balances": [{"asset": b.asset, "free": dec_str(b.free), "locked": dec_str(b.locked),
                       "total": dec_str(b.total), "as_of": iso(as_of) if as_of else None} for b in balances],
         "pnl": {"currency": "TRY",
-                "realized_today": dec_str(_in_try(store.realized_between(start, end), marks)),
-                "realized_total": dec_str(_in_try({s: p.realized_pnl for s, p in positions.items()}, marks)),
-                "fees_total": dec_str(_in_try({s: p.fees_paid for s, p in positions.items()}, marks)),
+                "realized_today": dec_str(in_try(store.realized_between(start, end), marks)),
+                "realized_total": dec_str(in_try({s: p.realized_pnl for s, p in positions.items()}, marks)),
+                "fees_total": dec_str(in_try({s: p.fees_paid for s, p in positions.items()}, marks)),
                 "equity": dec_str(equity) if equity is not None else None,
                 "peak_equity": dec_str(peak) if peak is not None else None,
                 "drawdown_pct": dec_str(drawdown_pct(equity, peak)) if equity is not None and peak else "0"},
@@ -85,6 +90,8 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
         "locks": {"instance_lock_held": _lock_held(settings), "rate_limit_blocks": {
             k: iso(v) for k, v in store.load_blocks().items() if v > now}},
         "counts": counts,
+        "risk": _risk(store, settings, now),
+        "replace_chains": [_chain_json(c) for c in store.chains(limit=10)],
     }
     if fills:
         data["fills"] = [{"trade_id": f.trade_id, "symbol": f.symbol, "side": f.side.value,
@@ -94,15 +101,25 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
     return data
 
 
-def _in_try(per_symbol: dict[str, Decimal], marks: dict[str, Decimal]) -> Decimal:
-    """Sum per-symbol quote amounts in TRY (USDT-quoted amounts at the last USDTTRY mark)."""
-    total = ZERO
-    for symbol, amount in per_symbol.items():
-        quote = split_symbol(symbol)[1]
-        rate = Decimal(1) if quote == "TRY" else marks.get(f"{quote}TRY")
-        if rate is not None:
-            total += amount * rate
-    return total
+def _risk(store: Store, settings: Settings, now: datetime) -> dict[str, Any]:
+    """The stage-4 account guards as the journal sees them now (what `resume` would check)."""
+    params = guard_params(settings)
+    figures = account_figures(store, params, now)
+    marks = load_marks(store)
+    unpriced = [b.asset for b in store.latest_balances()[0]
+                if b.total and b.asset != "TRY" and f"{b.asset}TRY" not in marks]
+    return {"max_drawdown_pct": dec_str(params.max_drawdown_pct), "unpriced_assets": unpriced,
+            "daily_loss_cap_try": dec_str(params.daily_loss_cap_try), "breach_state": params.breach_state.value,
+            "loss_baseline_try": dec_str(figures.loss_baseline_try),
+            "breaches": [{"code": b.code, "reason": b.reason} for b in breaches(figures, params)]}
+
+
+def _chain_json(c: ReplaceChain) -> dict[str, Any]:
+    return {"id": c.id, "root": c.root_client_order_id, "seq": c.seq, "symbol": c.symbol, "side": c.side.value,
+            "old_client_order_id": c.old_client_order_id, "new_client_order_id": c.new_client_order_id,
+            "state": c.state.value, "trigger": c.trigger, "planned_price": dec_str(c.planned_price),
+            "planned_quantity": dec_str(c.planned_quantity), "created_at": iso(c.created_at),
+            "updated_at": iso(c.updated_at)}
 
 
 def _lock_held(settings: Settings) -> bool:

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from btcbot.adapters.sqlite.store import Store
+from btcbot.domain.account import AccountSnapshot, account_snapshot
 from btcbot.domain.accounting import drawdown_pct, next_peak
 from btcbot.domain.market import MarketSnapshot
 from btcbot.domain.money import ZERO, dec_str, to_decimal
@@ -22,34 +23,25 @@ class Valuation:
     peak_try: Decimal | None
     drawdown_pct: Decimal
     unpriced: tuple[str, ...]
+    account: AccountSnapshot | None = None
 
 
 def value_account(snapshot: MarketSnapshot, store: Store, now: datetime) -> Valuation:
-    """Value every balance in TRY at best bids; persist marks, equity and the running peak."""
+    """Value every balance in TRY at best bids (the account snapshot); persist marks, equity and the running
+    peak (only from a complete valuation: an unpriced asset would fake a drawdown)."""
     marks = {s: b.best_bid for s, b in snapshot.books.items() if b.best_bid is not None}
-    previous = load_marks(store)
-    merged = {**previous, **marks}
-    equity: Decimal | None = None
-    unpriced: list[str] = []
-    if snapshot.balances is not None:
-        equity = ZERO
-        for asset, balance in snapshot.balances.items():
-            if balance.total == 0:
-                continue
-            rate = Decimal(1) if asset == "TRY" else merged.get(f"{asset}TRY")
-            if rate is None:
-                unpriced.append(asset)
-                continue
-            equity += balance.total * rate
+    merged = {**load_marks(store), **marks}
+    account = account_snapshot(snapshot, merged)
+    equity = account.equity_try
     peak_text = store.get_kv("peak_equity_try")
     peak = to_decimal(peak_text) if peak_text else None
-    if equity is not None and not unpriced:
+    if equity is not None and account.equity_complete:
         peak = next_peak(peak, equity)
         store.set_kv("equity_try", dec_str(equity), now)
         store.set_kv("peak_equity_try", dec_str(peak), now)
     store.set_kv("marks", json.dumps({s: dec_str(p) for s, p in merged.items()}, sort_keys=True), now)
     dd = drawdown_pct(equity, peak) if equity is not None and peak is not None else ZERO
-    return Valuation(merged, equity, peak, dd, tuple(unpriced))
+    return Valuation(merged, equity, peak, dd, account.unpriced, account)
 
 
 def load_marks(store: Store) -> dict[str, Decimal]:

@@ -21,6 +21,7 @@ from btcbot.domain.ids import action_key, bucket_of
 from btcbot.domain.models import Denial, Intent, LocalOrder
 from btcbot.domain.money import dec_str
 from btcbot.domain.oms import oms_state
+from btcbot.domain.planner import CHAIN_META
 from btcbot.domain.preflight import Preflighted
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ def write_ahead(order: LocalOrder, checked: Preflighted, ctx: ExecutionContext) 
             event = Event(EventKind.ORDER_SUBMITTING, "WRITE_AHEAD", order.symbol, order.client_order_id, detail)
             ekey = event_key(IdemVerdict.NEW, idem, order.intent_hash) if idem is not None else None
             store.insert_order(order, ctx.cycle_id, event, now, event_key=ekey)
+            if CHAIN_META in checked.intent.meta:  # a replacement: its chain step completes in this transaction
+                store.complete_chain(int(checked.intent.meta[CHAIN_META]), order, ctx.cycle_id, now)
     except _Refused as refused:
         return refused.outcome
     return None

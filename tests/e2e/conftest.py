@@ -22,9 +22,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
-@pytest.fixture
-def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
-    sim = open_server_sim(tmp_path / "server", seed=5, tick_seconds=1, cancel_delay=0.3)
+def _rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tick_seconds: int) -> Iterator[Rig]:
+    sim = open_server_sim(tmp_path / "server", seed=5, tick_seconds=tick_seconds, cancel_delay=0.3)
     server = SimServer(sim).start()
     state = tmp_path / "bot"
     env = {
@@ -40,3 +39,15 @@ def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
     yield Rig(server, state, env, wire)
     server.stop()
     sim.close()
+
+
+@pytest.fixture
+def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
+    """The server's market moves one tick per second of wall time."""
+    yield from _rig(tmp_path, monkeypatch, tick_seconds=1)
+
+
+@pytest.fixture
+def still_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
+    """The server's market moves only when a test advances it (`rig.server.sim.advance`): scripted scenarios."""
+    yield from _rig(tmp_path, monkeypatch, tick_seconds=3600)

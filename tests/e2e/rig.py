@@ -3,6 +3,7 @@ live-armed against it (BTCBOT_EXCHANGE=btcturk, base URL pointed at the server).
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -173,6 +174,13 @@ class Rig:
         return [e["client_order_id"] for e in self.server.requests()
                 if e["method"] == "POST" and e["path"].lower().startswith("/api/v1/order") and e["client_order_id"]]
 
+    def faults_fired(self) -> dict[str, int]:
+        """How often each injected fault kind acted on a request so far."""
+        fired = Counter(e["fault"] for e in self.server.requests() if e["fault"])
+        return {"429": fired["429"], "5xx": fired["500"] + fired["503"], "html502": fired["html502"],
+                "malformed": fired["malformed"], "timeout_after_accept": fired["timeout_after_accept"],
+                "drop_cancel_reply": fired["drop_cancel_reply"]}
+
     def assert_no_client_id_twice(self) -> None:
         counts = Counter(self.posted_client_ids())
         assert [cid for cid, n in counts.items() if n > 1] == []
@@ -192,6 +200,21 @@ class Rig:
 
     def assert_one_live_order_per_side(self) -> None:
         assert [k for k, n in self.ours_open_by_side().items() if n > 1] == []
+
+    def assert_no_overlapping_live_orders(self) -> None:
+        """Over the venue's whole history (not only at cycle ends): for each symbol and side, every order of
+        ours was terminal (cancel completed, or filled) before the next one was created, so no replace ever had
+        its old and new order live at once."""
+        for symbol in SYMBOLS:
+            ours = [r for r in self.server.sim.all_orders(symbol, start=None, limit=100_000)
+                    if (r.client_order_id or "").startswith("bb")]
+            for side in ("buy", "sell"):
+                seq = sorted((r for r in ours if r.side.value == side), key=lambda r: r.exchange_order_id)
+                for old, new in itertools.pairwise(seq):
+                    assert not old.status.is_open, f"{old.client_order_id} still open when {new.client_order_id} came"
+                    assert old.updated_at <= new.created_at, (
+                        f"{symbol} {side}: {old.client_order_id} live until {old.updated_at}, "
+                        f"{new.client_order_id} created {new.created_at}")
 
     def assert_venue_orders_known_locally(self) -> None:
         store = self.store()
@@ -239,11 +262,12 @@ class Rig:
 
     def assert_end_state(self, command: str = "run") -> None:
         """Wind down with `command`, then the invariants of a live run: no client id POSTed twice, nothing
-        inside a 429 block, venue orders known locally, positions and fees equal to the venue's fills, and
-        `reconcile --apply` leaves no difference."""
+        inside a 429 block, never two live orders of ours per side (over the whole history), venue orders known
+        locally, positions and fees equal to the venue's fills, and `reconcile --apply` leaves no difference."""
         self.wind_down(command=command)
         self.assert_no_client_id_twice()
         self.assert_no_request_inside_block()
+        self.assert_no_overlapping_live_orders()
         self.assert_venue_orders_known_locally()
         self.assert_positions_match_venue_fills()
         first = self.run("reconcile", "--apply")

@@ -90,5 +90,5 @@ def test_zero_price_book_makes_symbol_stale_and_cycle_completes(rig: Rig) -> Non
     report = cycle(deps, clock)
     assert report.snapshot is not None and "BTCTRY" in report.snapshot.stale
     assert report.intents == [] and _venue_orders(faulty) == []
-    stale = deps.store.events(kind=EventKind.MARKET_DATA_STALE)
-    assert [e["symbol"] for e in stale] == ["BTCTRY"]
+    invalid = deps.store.events(kind=EventKind.MARKET_DATA_INVALID)  # not traded this cycle, and says why
+    assert [e["symbol"] for e in invalid] == ["BTCTRY"]

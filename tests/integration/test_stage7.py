@@ -203,12 +203,20 @@ def test_stage7_run_table_lists_orders_in_oms_vocabulary(isolated_env: Path) -> 
     assert "stage 7" in result.stdout and "orders (OMS)" in result.stdout and "ACKED" in result.stdout
 
 
-def test_stage7_run_with_stage4_exits_2_until_stage4_is_built(isolated_env: Path) -> None:
-    result = runner.invoke(app, ["stage7-run", "--with-stage4"])
-    assert result.exit_code == 2
-    assert "--with-stage4: stage 4 is not available in this build" in result.output
-    assert "Traceback" not in result.output
-    assert not (isolated_env / "btcbot.sqlite").exists()  # refused before the lock: no cycle, no journal
+def test_stage7_run_with_stage4_runs_a_stage4_cycle_first_under_one_lock(isolated_env: Path) -> None:
+    result = runner.invoke(app, ["stage7-run", "--with-stage4", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [c["stage"] for c in data["first"]] == ["4"] and data["stage"] == "7"
+    assert data["first"][0]["exit_code"] == 0
+    store = Store.open(isolated_env, "sim")
+    try:
+        stages = [r["stage"] for r in store.db.query("SELECT stage FROM cycles ORDER BY id")]
+        placed = {r["stage"] for r in store.db.query("SELECT DISTINCT stage FROM orders")}
+    finally:
+        store.close()
+    assert stages == ["4", "7"]  # stage 4 first, then stage 7, in one run
+    assert "4" in placed  # the stage-4 cycle traded through the same execution core
 
 
 def test_stage7_run_bad_weights_exit_2_naming_setting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -178,11 +178,40 @@ CREATE INDEX fills_venue_id ON fills (venue, id);
 CREATE INDEX fills_unlinked ON fills (venue) WHERE order_id IS NULL;
 """
 
+M005_REPLACE_CHAINS = """
+CREATE TABLE replace_chains (
+    id INTEGER PRIMARY KEY,
+    venue TEXT NOT NULL,
+    root_client_order_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    old_client_order_id TEXT NOT NULL REFERENCES orders(client_order_id),
+    new_client_order_id TEXT REFERENCES orders(client_order_id),
+    state TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    planned_price TEXT NOT NULL,
+    planned_quantity TEXT NOT NULL,
+    old_filled_at_request TEXT NOT NULL,
+    old_filled_seen TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    cycle_id INTEGER REFERENCES cycles(id),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX replace_chains_state ON replace_chains (venue, state);
+CREATE INDEX replace_chains_old ON replace_chains (old_client_order_id);
+CREATE INDEX replace_chains_new ON replace_chains (new_client_order_id);
+CREATE INDEX replace_chains_updated ON replace_chains (venue, updated_at);
+CREATE INDEX replace_chains_cycle ON replace_chains (cycle_id);
+"""
+
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_rate_limit_windows", M002_RATE_WINDOWS),  # request stamps of the client's windows (R-EX-4)
     ("m003_trailing_marks", M003_TRAILING_MARKS),  # armed trailing stops: high-water mark per open position
     ("m004_history_indexes", M004_HISTORY_INDEXES),
+    ("m005_replace_chains", M005_REPLACE_CHAINS),  # persisted cancel/replace steps old → new (R-LIFE)
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

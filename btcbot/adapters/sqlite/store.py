@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from btcbot.adapters.sqlite.breaker import BreakerMixin
+from btcbot.adapters.sqlite.chains import ChainsMixin
 from btcbot.adapters.sqlite.db import Database, ensure_private_dir
 from btcbot.adapters.sqlite.fills import FillsMixin
 from btcbot.adapters.sqlite.idempotency import IdempotencyMixin
@@ -39,7 +40,7 @@ def _d(text: str) -> Decimal:
     return to_decimal(text)
 
 
-class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin):
+class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin):
     """Persistence for one venue. Use `Store.open(state_dir, venue)`."""
 
     def __init__(self, db: Database, venue: str) -> None:
@@ -168,10 +169,16 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin):
             if previous is state:
                 return False
             self._set_kv(conn, "trading_state", state.value, now)
+            self._set_kv(conn, "trading_state_reason", reason, now)
             event = Event(EventKind.TRADING_STATE_CHANGED, reason,
                           detail={"from": previous.value, "to": state.value})
             self._insert_event(conn, event, cycle_id, now)
         return True
+
+    def trading_state_since(self) -> tuple[str | None, datetime | None]:
+        """Why and since when the trading state is what it is (None, None: never changed)."""
+        row = self.db.query_one("SELECT updated_at FROM kv WHERE key = 'trading_state'")
+        return self.get_kv("trading_state_reason"), parse_iso(row["updated_at"]) if row else None
 
     # -- exchange rules cache (R-EX-5) -----------------------------------------------------------------
     def cached_rules(self, now: datetime, ttl: timedelta) -> dict[str, SymbolRules] | None:
