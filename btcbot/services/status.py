@@ -60,9 +60,8 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
     equity_text, peak_text = store.get_kv("equity_try"), store.get_kv("peak_equity_try")
     equity = to_decimal(equity_text) if equity_text else None
     peak = to_decimal(peak_text) if peak_text else None
-    row = store.db.query_one("SELECT * FROM cycles ORDER BY id DESC LIMIT 1")
-    counts = {t: int(store.db.query_one(f"SELECT COUNT(*) AS n FROM {t}")["n"])  # type: ignore[index]
-              for t in ("orders", "fills", "events", "cycles")}
+    row = store.last_cycle()
+    counts = store.counts()  # rows in the journal now, kept by triggers: no table is counted (R-PERF)
     state_reason, state_since = store.trading_state_since()
     data: dict[str, Any] = {
         "mode": {"exchange": settings.exchange, "venue": store.venue, "dry_run": not live,

@@ -20,6 +20,7 @@ from btcbot.adapters.sqlite.chains import ChainsMixin
 from btcbot.adapters.sqlite.db import Database, ensure_private_dir
 from btcbot.adapters.sqlite.fills import FillsMixin
 from btcbot.adapters.sqlite.idempotency import IdempotencyMixin
+from btcbot.adapters.sqlite.lookups import LookupsMixin
 from btcbot.adapters.sqlite.migrations import migrate
 from btcbot.adapters.sqlite.mixin import iso, parse_iso
 from btcbot.adapters.sqlite.trails import TrailsMixin
@@ -40,7 +41,7 @@ def _d(text: str) -> Decimal:
     return to_decimal(text)
 
 
-class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin):
+class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin, LookupsMixin):
     """Persistence for one venue. Use `Store.open(state_dir, venue)`."""
 
     def __init__(self, db: Database, venue: str) -> None:
@@ -365,9 +366,10 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin
 
     def orders_with_fill_gap(self, updated_since: datetime) -> list[LocalOrder]:
         """Terminal orders updated since `updated_since` whose recorded fills differ from the venue's filled
-        figure (money columns are canonical strings, so string inequality is decimal inequality)."""
+        figure (money columns are canonical strings, so string inequality is decimal inequality). `+status`
+        keeps the planner on the partial index of such orders (there are few) instead of every recent order."""
         rows = self.db.query(
-            "SELECT * FROM orders WHERE venue = ? AND status IN (?, ?) AND filled_quantity != exchange_filled "
+            "SELECT * FROM orders WHERE venue = ? AND +status IN (?, ?) AND filled_quantity != exchange_filled "
             "AND updated_at >= ? ORDER BY id",
             (self.venue, OrderStatus.FILLED.value, OrderStatus.CANCELED.value, iso(updated_since)),
         )
