@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from btcbot.cli import backtest, ops, run, sim, stage7
+from btcbot.cli import backtest, compact, ops, run, sim, stage7
 
 __all__ = ["app", "main"]
 
@@ -20,6 +20,7 @@ ops.register(app)
 sim.register(app)
 stage7.register(app)
 backtest.register(app)
+compact.register(app)
 
 
 def main() -> None:

@@ -141,6 +141,20 @@ class Database:
             if top and testhooks.ARMED:
                 testhooks.crash_point(testhooks.tx_name("after"))
 
+    @contextmanager
+    def foreign_keys_off(self) -> Iterator[None]:
+        """Run the block (whole transactions) without foreign-key enforcement, for a delete whose caller has
+        proved that nothing refers to the rows (SQLite would otherwise search every child table, unindexed,
+        for each deleted row). Only outside a transaction: the pragma is a no-op inside one."""
+        with self._lock:
+            if self._depth or self._scratch:
+                raise StateError("foreign keys can only be switched off outside a transaction")
+            self.conn.execute("PRAGMA foreign_keys = OFF")
+            try:
+                yield
+            finally:
+                self.conn.execute("PRAGMA foreign_keys = ON")
+
     def _rollback(self) -> None:
         """Undo the open transaction (or savepoint); the error being handled is what the caller sees."""
         if not self.conn.in_transaction:  # SQLite already rolled back (e.g. after SQLITE_FULL or CORRUPT)

@@ -17,6 +17,7 @@ from typing import Any
 
 from btcbot.adapters.sqlite.breaker import BreakerMixin
 from btcbot.adapters.sqlite.chains import ChainsMixin
+from btcbot.adapters.sqlite.compaction import CompactionMixin
 from btcbot.adapters.sqlite.db import Database, ensure_private_dir
 from btcbot.adapters.sqlite.fills import FillsMixin
 from btcbot.adapters.sqlite.idempotency import IdempotencyMixin
@@ -41,7 +42,7 @@ def _d(text: str) -> Decimal:
     return to_decimal(text)
 
 
-class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin, LookupsMixin):
+class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin, LookupsMixin, CompactionMixin):
     """Persistence for one venue. Use `Store.open(state_dir, venue)`."""
 
     def __init__(self, db: Database, venue: str) -> None:
