@@ -57,7 +57,9 @@ def _render(data: dict[str, Any]) -> None:
         typer.echo(f"  {t['table']:<17} {count:>10,} rows")
         for k in t["kept"]:
             typer.echo(f"  {'':<17} {k['rows']:>10,} kept: {k['why']}")
-    typer.echo("  never archived: " + "; ".join(f"{n['table']} ({n['why']})" for n in data["never_archived"]))
+    typer.echo("  never archived:")
+    for never in data["never_archived"]:
+        typer.echo(f"  {never['table']:<19} {never['why']}")
     if data["removed_incomplete"]:
         typer.echo(f"  removed {len(data['removed_incomplete'])} unrecorded archive(s) of an interrupted run")
     if data["applied"]:
