@@ -38,6 +38,13 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=100)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--in-process", action="store_true", help="serve the exchange from a thread of this process")
+    parser.add_argument("--interval", type=float, default=1.1,
+                        help="seconds from one cycle's start to the next (the default keeps 3 order books a cycle "
+                             "within the order-book limit, 180/min: faster, the client-side limiter makes cycles "
+                             "wait and the figures measure that wait)")
+    parser.add_argument("--floor-rounds", type=int, default=15,
+                        help="bare rounds of the same six reads (no journal, no bot logic) timed first: the floor "
+                             "that the exchange itself (here the simulator's HTTP handling and market ticks) sets")
     parser.add_argument("--verbose", action="store_true", help="print every cycle")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="btcbot-bench-"))
@@ -98,8 +105,10 @@ def _bench(args: argparse.Namespace, tmp: Path, url: str, requests: Callable[[],
         "BTCBOT_STATE_DIR": str(tmp / "bot"), "BTCBOT_SYMBOLS": symbols,
     })
     rtt = args.latency_ms / 1000
+    floor = _floor(args, symbols.split(","))
     rows = []
     for _ in range(args.cycles):
+        paced = time.perf_counter() + args.interval
         settings = load_settings()
         start_seq = len(requests())
         opened = time.perf_counter()
@@ -114,7 +123,7 @@ def _bench(args: argparse.Namespace, tmp: Path, url: str, requests: Callable[[],
         writes = sum(1 for e in reqs if e["method"] in ("POST", "DELETE"))
         critical = (1 + sequential) * rtt
         rows.append((len(reqs), writes, wall, critical, by_endpoint, report.outcome, setup, cpu))
-        time.sleep(0.5)
+        time.sleep(max(0.05, paced - time.perf_counter()))
     n_symbols = len(symbols.split(","))
     steady = rows[1:]  # the first cycle also fetches exchangeinfo (then cached for 1 h)
     reads = [r[0] - r[1] for r in steady]
@@ -131,6 +140,12 @@ def _bench(args: argparse.Namespace, tmp: Path, url: str, requests: Callable[[],
         print(f"cycle wall / critical path: median {statistics.median(ratios):.2f} (goal 1.3), p95 "
               f"{_p95(ratios):.2f} (goal 1.5), max {max(ratios):.2f}; critical path = (1 concurrent refresh round "
               "+ sequential requests) x latency")
+    if floor:
+        quiet = [r[2] for r in steady if r[1] == 0 and r[0] - r[1] == 6]
+        print(f"floor (a bare round of the 6 reads, no journal): median {statistics.median(floor) * 1000:.1f} ms "
+              f"({statistics.median(floor) / rtt if rtt else 0:.2f} x latency), p95 {_p95(floor) * 1000:.1f} ms; "
+              f"no-write cycles: median wall {statistics.median(quiet) * 1000:.1f} ms, the bot's own time on top of "
+              f"the floor {(statistics.median(quiet) - statistics.median(floor)) * 1000:.1f} ms" if quiet else "")
     print(f"bot CPU per cycle (this process, the exchange excluded unless --in-process): median "
           f"{statistics.median(r[7] for r in steady) * 1000:.1f} ms, p95 {_p95([r[7] for r in steady]) * 1000:.1f} ms")
     print(f"cycle wall time: median {statistics.median(r[2] for r in steady) * 1000:.0f} ms; process setup "
@@ -140,6 +155,33 @@ def _bench(args: argparse.Namespace, tmp: Path, url: str, requests: Callable[[],
         for n, r in enumerate(rows, 1):
             print(f"  cycle {n:3d}: wall {r[2] * 1000:6.1f} ms, critical {r[3] * 1000:5.0f} ms, "
                   f"ratio {r[2] / r[3]:.2f}, {r[0]} requests ({r[1]} writes)")
+
+
+def _floor(args: argparse.Namespace, symbols: list[str]) -> list[float]:
+    """Wall seconds of bare rounds of a steady cycle's six reads, each from a fresh client (as a cron process
+    has) on fresh threads, paced like the cycles: what the exchange and the network cost without the bot."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime, timedelta
+
+    from btcbot.bootstrap import btcturk_exchange
+    from btcbot.config import load_settings
+
+    rounds = []
+    for _ in range(args.floor_rounds):
+        paced = time.perf_counter() + args.interval
+        exchange = btcturk_exchange(load_settings())  # no block store: nothing is written
+        since = datetime.now(UTC) - timedelta(hours=1)
+        calls: list[Callable[[], object]] = [*(lambda s=s: exchange.order_book(s) for s in symbols),
+                                             exchange.balances, lambda: exchange.open_orders(symbols),
+                                             lambda: exchange.fills(symbols, since)]
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            for future in [pool.submit(call) for call in calls]:
+                future.result()
+        rounds.append(time.perf_counter() - started)
+        exchange.close()
+        time.sleep(max(0.05, paced - time.perf_counter()))
+    return rounds[1:]
 
 
 def _p95(values: list[float]) -> float:

@@ -139,20 +139,17 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
     exchange trouble: the report carries outcome and exit code (3 = aborted safely; also while the circuit
     breaker is open, when nothing is sent). Its outcome is counted by the circuit breaker."""
     store, exchange, now = deps.store, deps.exchange, deps.clock.now()
-    report = CycleReport(store.start_cycle(stage.name, deps.mode.label, now), stage.name, deps.mode,
+    mode = Event(EventKind.MODE_SELECTED, deps.mode.label.upper().replace(" ", "_"),
+                 detail={"venue": deps.mode.venue, "missing_gates": "; ".join(deps.mode.missing_gates)})
+    report = CycleReport(store.start_cycle(stage.name, deps.mode.label, now, [mode]), stage.name, deps.mode,
                          stage.symbols, now)
     cid, watch = report.cycle_id, _Stopwatch(report)
-    store.record([Event(EventKind.MODE_SELECTED, deps.mode.label.upper().replace(" ", "_"),
-                        detail={"venue": deps.mode.venue, "missing_gates": "; ".join(deps.mode.missing_gates)})],
-                 cid, now)
     breaker = breaker_params(deps.settings)
     try:
         admit_cycle(store, breaker, now, cid)  # an open breaker raises BreakerOpen: nothing is sent
         rules = load_rules(exchange, store, stage.symbols, now)
         fresh = refresh(exchange, stage.symbols, rules, now, stage.max_data_age, fills_since(store, now))
         store.record(fresh.events, cid, now)
-        if fresh.snapshot.balances is not None:
-            store.save_balances(cid, list(fresh.snapshot.balances.values()), now)
         report.snapshot = fresh.snapshot
         watch.lap("refresh", f"books={len(fresh.snapshot.books)} stale={len(fresh.snapshot.stale)} "
                              f"open={len(fresh.open_orders)}")
@@ -163,24 +160,29 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
                                    new=store.record_fills(fresh.fills or [], now, cid))
         report.fills.discrepancies = check_fill_totals(store, now, cid)
         report.positions = positions = store.positions()
-        report.valuation = value_account(fresh.snapshot, store, now)
-        report.balance_mismatches = check_balances(
-            store, fresh.snapshot.balances, stage.symbols, deps.settings.balance_tolerance_bps,
-            deps.settings.balance_mismatch_reduce_only, now, cid)
+        with store.db.atomic(durable=False):  # balance snapshot, marks, equity, balance check: bookkeeping
+            if fresh.snapshot.balances is not None:
+                store.save_balances(cid, list(fresh.snapshot.balances.values()), now)
+            report.valuation = value_account(fresh.snapshot, store, now)
+            report.balance_mismatches = check_balances(
+                store, fresh.snapshot.balances, stage.symbols, deps.settings.balance_tolerance_bps,
+                deps.settings.balance_mismatch_reduce_only, now, cid)
         watch.lap("reconcile", f"settled={len(report.reconcile.settled)} new_fills={len(report.fills.new)}")
 
-        report.trading_state = state = enforce_guards(store, stage.guards, report.valuation, now, cid)
-        trails = advance_trails(store, fresh.snapshot, positions, trail_params(deps.settings), cid, now)
-        legs = _exit_legs(store, positions)
-        report.intents = intents = stage.strategy.decide(fresh.snapshot, positions, legs, trails)
-        store.record([_intent_event(i) for i in intents], cid, now)
-        ours = store.orders(IN_FLIGHT | LIVE, include_external=False)
-        last_fills = {s: p.last_fill_at for s, p in positions.items() if p.last_fill_at is not None}
-        decision = filter_intents(intents, fresh.snapshot, positions, ours, last_fills, state, stage.risk)
-        report.plan = the_plan = plan_lifecycle(store, decision.accepted, ours, fresh.snapshot, now, stage.plan, cid)
-        report.denials = decision.denials + the_plan.blocked
-        store.record([_drop_event(d, "risk") for d in decision.denials]
-                     + [_drop_event(d, "plan") for d in the_plan.blocked], cid, now)
+        with store.db.atomic(durable=False):  # decisions and chain moves; execution's commits make them durable
+            report.trading_state = state = enforce_guards(store, stage.guards, report.valuation, now, cid)
+            trails = advance_trails(store, fresh.snapshot, positions, trail_params(deps.settings), cid, now)
+            legs = _exit_legs(store, positions)
+            report.intents = intents = stage.strategy.decide(fresh.snapshot, positions, legs, trails)
+            store.record([_intent_event(i) for i in intents], cid, now)
+            ours = store.orders(IN_FLIGHT | LIVE, include_external=False)
+            last_fills = {s: p.last_fill_at for s, p in positions.items() if p.last_fill_at is not None}
+            decision = filter_intents(intents, fresh.snapshot, positions, ours, last_fills, state, stage.risk)
+            report.plan = the_plan = plan_lifecycle(store, decision.accepted, ours, fresh.snapshot, now,
+                                                    stage.plan, cid)
+            report.denials = decision.denials + the_plan.blocked
+            store.record([_drop_event(d, "risk") for d in decision.denials]
+                         + [_drop_event(d, "plan") for d in the_plan.blocked], cid, now)
         watch.lap("decide", f"intents={len(intents)} dropped={len(report.denials)} "
                             f"submits={len(the_plan.submits)} cancels={len(the_plan.cancels)}")
 
@@ -217,8 +219,9 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
         report.outcome, report.exit_code, report.error = "failed", 1, describe(exc)
         raise
     finally:
-        note_cycle(store, breaker, report.breaker_outcome, deps.clock.now(), cid)
-        store.finish_cycle(cid, report.outcome, report.exit_code, report.summary(), deps.clock.now())
+        with store.db.atomic():  # the breaker's count and the cycle's record: one commit
+            note_cycle(store, breaker, report.breaker_outcome, deps.clock.now(), cid)
+            store.finish_cycle(cid, report.outcome, report.exit_code, report.summary(), deps.clock.now())
     return report
 
 

@@ -25,6 +25,7 @@ from btcbot.adapters.sqlite.lookups import LookupsMixin
 from btcbot.adapters.sqlite.migrations import migrate
 from btcbot.adapters.sqlite.mixin import iso, parse_iso
 from btcbot.adapters.sqlite.trails import TrailsMixin
+from btcbot.domain.errors import StateError
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.ids import event_id
 from btcbot.domain.models import Balance, LocalOrder, OrderMethod, Side, TradingState
@@ -121,14 +122,18 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin
         return self.db.query(sql + " ORDER BY id", tuple(params))
 
     # -- cycles ----------------------------------------------------------------------------------------
-    def start_cycle(self, stage: str, mode: str, now: datetime) -> int:
-        with self.db.atomic() as conn:
+    def start_cycle(self, stage: str, mode: str, now: datetime, events: Iterable[Event] = ()) -> int:
+        """Record a cycle's start, with its CYCLE_STARTED event and `events`, in one transaction (not waited
+        for on disk: the run's later durable commits carry it, R-STATE-3)."""
+        with self.db.atomic(durable=False) as conn:
             cur = conn.execute(
                 "INSERT INTO cycles (stage, mode, venue, started_at) VALUES (?, ?, ?, ?)",
                 (stage, mode, self.venue, iso(now)),
             )
             cycle_id = int(cur.lastrowid or 0)
             self._insert_event(conn, Event(EventKind.CYCLE_STARTED, stage, detail={"mode": mode}), cycle_id, now)
+            for event in events:
+                self._insert_event(conn, event, cycle_id, now)
         return cycle_id
 
     def finish_cycle(
@@ -246,8 +251,9 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin
         return {r["window_key"]: [parse_iso(s) for s in json.loads(r["stamps"])] for r in rows}
 
     def save_windows(self, windows: Mapping[str, Sequence[datetime]]) -> None:
-        """Replace the stamps of the given window keys; an empty list removes the key."""
-        with self.db.atomic() as conn:
+        """Replace the stamps of the given window keys; an empty list removes the key. Not waited for on disk:
+        the stamps must survive a killed run (they do); after a power loss their window is long over."""
+        with self.db.atomic(durable=False) as conn:
             conn.executemany("DELETE FROM rate_limit_windows WHERE window_key = ?",
                              [(key,) for key, stamps in windows.items() if not stamps])
             conn.executemany(
@@ -261,6 +267,8 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin
                      event_key: str | None = None) -> None:
         """Write-ahead: the order row and its event commit before any network call (R-EXEC-3); `event_key`
         makes the event's id deterministic."""
+        if self.db.relaxed:
+            raise StateError("an order row must commit durably: not inside atomic(durable=False)")
         with self.db.atomic() as conn:
             conn.execute(
                 "INSERT INTO orders (client_order_id, exchange_order_id, venue, stage, symbol, side, method, "
