@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from btcbot.domain.money import dec_str
 from btcbot.services.breaker import breaker_json
-from btcbot.services.cycle import CycleReport
-from btcbot.services.recovery import Difference, RecoveryReport
+
+if TYPE_CHECKING:  # `status` renders without importing the cycle
+    from btcbot.services.cycle import CycleReport
+    from btcbot.services.recovery import Difference, RecoveryReport
 
 __all__ = ["cycle_json", "recovery_json", "render_checks", "render_cycle", "render_recovery", "render_status"]
 

@@ -25,9 +25,9 @@ from btcbot.adapters.lock import instance_lock
 from btcbot.adapters.sqlite.compaction import RULES, ArchiveBatch, Keep
 from btcbot.adapters.sqlite.store import Store, iso
 from btcbot.adapters.state_dir import ensure_private_dir
-from btcbot.bootstrap import select_mode
 from btcbot.config import Settings
 from btcbot.domain.errors import ConfigError
+from btcbot.services.mode import select_mode
 from btcbot.services.recovery import LOOKBACK
 
 __all__ = ["ARCHIVE_DIR", "DEFAULT_DAYS", "MIN_DAYS", "CompactReport", "TablePlan", "compact", "run_compact"]

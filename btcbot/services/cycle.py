@@ -37,6 +37,7 @@ from btcbot.services.guards import enforce_guards
 from btcbot.services.ledger import FillsReport, check_fill_totals, fills_since
 from btcbot.services.lifecycle import plan_lifecycle
 from btcbot.services.market import load_rules, refresh
+from btcbot.services.mode import Mode
 from btcbot.services.reconcile import ReconcileReport, reconcile_orders
 from btcbot.services.trailing import advance_trails, trail_params
 from btcbot.services.valuation import Valuation, value_account
@@ -44,22 +45,6 @@ from btcbot.services.valuation import Valuation, value_account
 __all__ = ["CycleReport", "Deps", "Mode", "StageConfig", "run_cycle"]
 
 log = logging.getLogger("btcbot.cycle")
-
-
-@dataclass(frozen=True, slots=True)
-class Mode:
-    """Where orders go. `live` means real orders on the venue; otherwise they are recorded as dry-run."""
-
-    venue: str  # "sim", "paper" or "btcturk"
-    live: bool
-    missing_gates: tuple[str, ...]
-    submits_blocked: str | None = None  # e.g. GATE_KILL_SWITCH: live venue, cancels only
-
-    @property
-    def label(self) -> str:
-        if not self.live:
-            return "dry-run"
-        return "live (cancel-only)" if self.submits_blocked else "live"
 
 
 @dataclass(slots=True)
@@ -218,10 +203,9 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
     except BaseException as exc:  # a bug or an interrupt: the journal must not say "ok"
         report.outcome, report.exit_code, report.error = "failed", 1, describe(exc)
         raise
-    finally:
-        with store.db.atomic():  # the breaker's count and the cycle's record: one commit
-            note_cycle(store, breaker, report.breaker_outcome, deps.clock.now(), cid)
-            store.finish_cycle(cid, report.outcome, report.exit_code, report.summary(), deps.clock.now())
+    finally:  # the breaker's count and the cycle's record: one commit
+        store.finish_cycle(cid, report.outcome, report.exit_code, report.summary(), deps.clock.now(),
+                           first=lambda: note_cycle(store, breaker, report.breaker_outcome, deps.clock.now(), cid))
     return report
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from btcbot.adapters.lock import lock_held
 from btcbot.adapters.sqlite.store import Store, iso
-from btcbot.bootstrap import guard_params, select_mode
 from btcbot.config import Settings
 from btcbot.domain.account import in_try
 from btcbot.domain.accounting import day_bounds, drawdown_pct, unrealized_pnl
@@ -17,7 +16,8 @@ from btcbot.domain.money import dec_str, to_decimal
 from btcbot.domain.order_fsm import IN_FLIGHT, LIVE
 from btcbot.domain.replace_fsm import ReplaceChain
 from btcbot.services.breaker import breaker_json
-from btcbot.services.guards import account_figures
+from btcbot.services.guards import account_figures, guard_params
+from btcbot.services.mode import select_mode
 from btcbot.services.trailing import trail_params, trail_view
 from btcbot.services.valuation import load_marks
 

@@ -12,9 +12,7 @@ The windows' request stamps are persisted too and loaded by the next process: ea
 new process, and runs closer together than a window (a tight loop, or cron plus a manual `btcbot
 reconcile`) must still keep the published limits together. The stamps of an endpoint's windows are
 written on every admission, before the request is sent (one small upsert), so a run killed at any point
-hands on every request it may have sent; `flush` (when the client closes) prunes what expired. Concurrent
-admissions share their writes (group commit): a request waits until a write that started after its stamp was
-recorded has committed, so the cycle's parallel reads cost one or two commits instead of one each.
+hands on every request it may have sent; `flush` (when the client closes) prunes what expired.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -158,9 +156,6 @@ class RateLimiter:
         self._log: dict[str, deque[datetime]] = {}
         self._blocks: dict[str, datetime] = {}
         self._loaded = store is None
-        self._recorded = 0  # admissions recorded so far (under _lock)
-        self._dirty: set[str] = set()  # window keys with stamps not yet written (under _lock)
-        self._persisted = 0  # every admission up to this one is in the store (under _persist_lock)
 
     def _now(self) -> datetime:
         return _aware(self._clock())
@@ -202,43 +197,28 @@ class RateLimiter:
             return
         with self._lock:
             self._load_once()  # a run that sent nothing must still hand on the stamps it was given
-        self._persist()
+        self._persist(None)
 
-    def _persist(self) -> None:
-        """Write the live stamps of every window (windows that are no longer configured are removed)."""
+    def _persist(self, endpoint: str | None) -> None:
+        """Write the live stamps of `endpoint`'s windows (None: of every window; windows that are no longer
+        configured are removed) to the store."""
         if self._store is None:
             return
         with self._persist_lock:  # snapshot inside: the last writer always writes the newest stamps
             with self._lock:
-                live = self._live(list(self._log))
-            self._write(live)
-
-    def _persist_admitted(self, ticket: int) -> None:
-        """Make admission `ticket` durable: write every window recorded since the last write, unless a write
-        that started after this admission was recorded has already committed it."""
-        if self._store is None:
-            return
-        with self._persist_lock:
-            if self._persisted >= ticket:
+                now, periods = self._now(), self._windows()
+                if endpoint is None:
+                    keys = list(self._log)
+                else:
+                    keys = [_window_key(endpoint, i, w) for i, w in enumerate(self._limits.get(endpoint, ()))]
+                live = {key: [s for s in self._log.get(key, ()) if key in periods
+                              and s > now - timedelta(seconds=periods[key])] for key in keys}
+            if not live:
                 return
-            with self._lock:
-                live, self._dirty, upto = self._live(self._dirty), set(), self._recorded
-            self._write(live)
-            self._persisted = upto
-
-    def _live(self, keys: Iterable[str]) -> dict[str, list[datetime]]:
-        """The unexpired stamps of the windows `keys` (call with the lock held)."""
-        now, periods = self._now(), self._windows()
-        return {key: [s for s in self._log.get(key, ()) if key in periods
-                      and s > now - timedelta(seconds=periods[key])] for key in keys}
-
-    def _write(self, live: Mapping[str, Sequence[datetime]]) -> None:
-        if not live or self._store is None:
-            return
-        try:
-            self._store.save_windows(live)
-        except Exception:  # the next process then counts fewer; the venue's 429 still protects
-            log.warning("rate-limit windows could not be persisted")
+            try:
+                self._store.save_windows(live)
+            except Exception:  # the next process then counts fewer; the venue's 429 still protects
+                log.warning("rate-limit windows could not be persisted")
 
     def blocked_until(self, endpoint: str) -> datetime | None:
         """When a current 429 block on `endpoint` ends, or None if it is not blocked."""
@@ -262,9 +242,10 @@ class RateLimiter:
                         endpoint=endpoint,
                     )
                 wait = self._window_wait(endpoint, now)
-                ticket = self._record(endpoint, now) if wait <= 0 else 0
+                if wait <= 0:
+                    self._record(endpoint, now)
             if wait <= 0:
-                self._persist_admitted(ticket)  # before the request is sent: a killed run still hands it on
+                self._persist(endpoint)  # before the request is sent: a killed run still hands it on
                 return
             if wait > self._max_wait:
                 raise RateLimited(
@@ -287,14 +268,9 @@ class RateLimiter:
                 wait = max(wait, (free_at - now).total_seconds())
         return wait
 
-    def _record(self, endpoint: str, now: datetime) -> int:
-        """Log one admission (with the lock held); return its ticket for `_persist_admitted`."""
+    def _record(self, endpoint: str, now: datetime) -> None:
         for index, window in enumerate(self._limits.get(endpoint, ())):
-            key = _window_key(endpoint, index, window)
-            self._log[key].append(now)
-            self._dirty.add(key)
-        self._recorded += 1
-        return self._recorded
+            self._log[_window_key(endpoint, index, window)].append(now)
 
     def block(self, endpoint: str, seconds: float) -> datetime:
         """Block `endpoint` for `seconds` after a 429 and persist the block; return its end."""

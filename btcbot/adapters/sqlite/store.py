@@ -137,9 +137,13 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin
         return cycle_id
 
     def finish_cycle(
-        self, cycle_id: int, outcome: str, exit_code: int, summary: dict[str, Any], now: datetime
+        self, cycle_id: int, outcome: str, exit_code: int, summary: dict[str, Any], now: datetime,
+        first: Callable[[], object] | None = None,
     ) -> None:
+        """Record the cycle's outcome; `first` (e.g. the circuit breaker's count) runs in the same transaction."""
         with self.db.atomic() as conn:
+            if first is not None:
+                first()
             conn.execute(
                 "UPDATE cycles SET finished_at = ?, outcome = ?, exit_code = ?, summary = ? WHERE id = ?",
                 (iso(now), outcome, exit_code, json.dumps(summary, sort_keys=True, default=str), cycle_id),
