@@ -17,7 +17,6 @@ from btcbot.domain.errors import ConfigError
 from btcbot.domain.planner import PlanParams
 from btcbot.domain.reconcile import SearchBudget
 from btcbot.domain.risk import RiskParams
-from btcbot.domain.strategies.allocation import AllocationParams, TargetAllocation, default_weights
 from btcbot.domain.strategies.exits import ExitParams
 from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
 from btcbot.domain.strategies.touch_maker import TouchMaker
@@ -78,6 +77,8 @@ def stage4_config(settings: Settings) -> StageConfig:
 def stage7_config(settings: Settings) -> StageConfig:
     """Stage 7: stage 3's risk, planner and execution settings with the target-allocation strategy and hard
     idempotency keys (the same cycle and execution core)."""
+    from btcbot.domain.strategies.allocation import AllocationParams, TargetAllocation, default_weights
+
     weights = settings.target_weights or default_weights(settings.symbols)
     allocation = AllocationParams(weights, settings.rebalance_band_bps, tuple(settings.symbols),
                                   settings.max_order_notional_try, settings.max_cycle_notional_try,

@@ -14,6 +14,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: typer's rich help would import rich.markdown et al. (~50 ms per --help)
 )
 run.register(app)
 ops.register(app)

@@ -9,10 +9,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
-import tempfile
-import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -21,7 +18,6 @@ import typer
 
 from btcbot.cli.exit_codes import BUG
 from btcbot.domain.errors import describe
-from btcbot.logsetup import FILE_ONLY, log_file
 
 __all__ = ["fail", "private_files", "report_bug", "run_main"]
 
@@ -43,6 +39,12 @@ def report_bug(exc: BaseException, as_json: bool) -> int:
 
 
 def _keep_traceback(exc: BaseException) -> str:
+    import logging  # here, not at import: `btcbot --help` stays fast
+    import tempfile
+    import traceback
+
+    from btcbot.logsetup import FILE_ONLY, log_file
+
     path = log_file()
     if path is not None:
         logging.getLogger("btcbot").error("unexpected error: %s", describe(exc), exc_info=exc,
