@@ -128,14 +128,13 @@ class Database:
             relax = top and not durable and self._file is not None and not self.read_only
             if top and testhooks.ARMED:
                 testhooks.crash_point(testhooks.tx_name("before"))
-            if relax:
-                self._synchronous("NORMAL")  # before BEGIN: SQLite reads it when the transaction starts
+            level = self._synchronous("NORMAL") if relax else None  # before BEGIN: read when it starts
             try:
                 yield from self._transaction(top, relax)
             finally:
-                if relax:
+                if level is not None:
                     self._relaxed = False
-                    self._synchronous("FULL")
+                    self._synchronous(level)
             if top and testhooks.ARMED:
                 testhooks.crash_point(testhooks.tx_name("after"))
 
@@ -167,11 +166,14 @@ class Database:
         """Inside a transaction that will commit without waiting for the disk (`atomic(durable=False)`)."""
         return self._relaxed
 
-    def _synchronous(self, level: str) -> None:
+    def _synchronous(self, level: str) -> str:
+        """Set the connection's synchronous level; return the one it had (FULL unless a caller changed it)."""
         try:
+            before = str(self.conn.execute("PRAGMA synchronous").fetchone()[0])
             self.conn.execute(f"PRAGMA synchronous = {level}")
         except sqlite3.Error as exc:
             raise self._translate(exc) from None
+        return before
 
     @contextmanager
     def foreign_keys_off(self) -> Iterator[None]:
