@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from faulty import FakeClock as Clock
 from typer.testing import CliRunner
 
 from btcbot.adapters.lock import instance_lock
@@ -35,14 +36,6 @@ from btcbot.services.status import collect_status
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 ARCHIVED = [rule.table for rule in RULES]
 runner = CliRunner()
-
-
-@dataclass
-class Clock:
-    at: datetime = T0
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @dataclass
@@ -72,7 +65,7 @@ def _open(state_dir: Path, clock: Clock) -> Grown:
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, datetime]:
     """Thirty days of stage-3 cycles, twice a day, against the simulator (orders rest, fill, are sold)."""
     state_dir = tmp_path_factory.mktemp("compact") / "state"
-    grown = _open(state_dir, Clock())
+    grown = _open(state_dir, Clock(T0))
     for _ in range(60):
         grown.clock.at += timedelta(hours=12)
         grown.sim.advance(grown.clock.at, ticks=30)

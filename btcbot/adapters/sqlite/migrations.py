@@ -221,26 +221,13 @@ CREATE TABLE row_counts (
     name TEXT PRIMARY KEY,
     n INTEGER NOT NULL
 );
-INSERT INTO row_counts (name, n) SELECT 'orders', COUNT(*) FROM orders;
-INSERT INTO row_counts (name, n) SELECT 'fills', COUNT(*) FROM fills;
-INSERT INTO row_counts (name, n) SELECT 'events', COUNT(*) FROM events;
-INSERT INTO row_counts (name, n) SELECT 'cycles', COUNT(*) FROM cycles;
-CREATE TRIGGER orders_counted_in AFTER INSERT ON orders BEGIN
-    UPDATE row_counts SET n = n + 1 WHERE name = 'orders'; END;
-CREATE TRIGGER orders_counted_out AFTER DELETE ON orders BEGIN
-    UPDATE row_counts SET n = n - 1 WHERE name = 'orders'; END;
-CREATE TRIGGER fills_counted_in AFTER INSERT ON fills BEGIN
-    UPDATE row_counts SET n = n + 1 WHERE name = 'fills'; END;
-CREATE TRIGGER fills_counted_out AFTER DELETE ON fills BEGIN
-    UPDATE row_counts SET n = n - 1 WHERE name = 'fills'; END;
-CREATE TRIGGER events_counted_in AFTER INSERT ON events BEGIN
-    UPDATE row_counts SET n = n + 1 WHERE name = 'events'; END;
-CREATE TRIGGER events_counted_out AFTER DELETE ON events BEGIN
-    UPDATE row_counts SET n = n - 1 WHERE name = 'events'; END;
-CREATE TRIGGER cycles_counted_in AFTER INSERT ON cycles BEGIN
-    UPDATE row_counts SET n = n + 1 WHERE name = 'cycles'; END;
-CREATE TRIGGER cycles_counted_out AFTER DELETE ON cycles BEGIN
-    UPDATE row_counts SET n = n - 1 WHERE name = 'cycles'; END;
+""" + "".join(f"""
+INSERT INTO row_counts (name, n) SELECT '{table}', COUNT(*) FROM {table};
+CREATE TRIGGER {table}_counted_in AFTER INSERT ON {table} BEGIN
+    UPDATE row_counts SET n = n + 1 WHERE name = '{table}'; END;
+CREATE TRIGGER {table}_counted_out AFTER DELETE ON {table} BEGIN
+    UPDATE row_counts SET n = n - 1 WHERE name = '{table}'; END;
+""" for table in ("orders", "fills", "events", "cycles")) + """
 CREATE TABLE archives (
     id INTEGER PRIMARY KEY,
     file TEXT NOT NULL UNIQUE,
