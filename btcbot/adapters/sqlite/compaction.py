@@ -82,7 +82,8 @@ def _cycles_rule() -> Rule:
              if r.table != "idempotency_keys"]  # (no cycle_id there)
     referenced = " UNION ".join([f"SELECT cycle_id FROM {t}" for t in ("orders", "fills", "replace_chains")] + stays)
     return Rule("cycles", "started_at", (
-        Keep("latest_cycle", "the latest cycle (status)", "id = (SELECT MAX(id) FROM cycles)"),
+        Keep("latest_cycle", "the latest cycle of each venue (status, metrics, notifications)",
+             "id IN (SELECT MAX(id) FROM cycles GROUP BY venue)"),
         Keep("referenced", "orders, fills, replace-chain steps or rows that stay point at it",
              f"id IN ({referenced})"),
     ))
