@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import statistics
@@ -109,6 +110,8 @@ def _bench(args: argparse.Namespace, tmp: Path, url: str, requests: Callable[[],
     rows = []
     for _ in range(args.cycles):
         paced = time.perf_counter() + args.interval
+        gc.collect()  # this loop's own garbage (request logs, rows) is not the cycle's: a full collection it would
+        # trigger inside a timed cycle costs ~10 ms; a cron process, one cycle from a fresh start, has none of it
         settings = load_settings()
         start_seq = len(requests())
         opened = time.perf_counter()
@@ -122,7 +125,9 @@ def _bench(args: argparse.Namespace, tmp: Path, url: str, requests: Callable[[],
         sequential = sum(1 for e in reqs if not e["path"].lower().startswith(CONCURRENT_REFRESH))
         writes = sum(1 for e in reqs if e["method"] in ("POST", "DELETE"))
         critical = (1 + sequential) * rtt
-        rows.append((len(reqs), writes, wall, critical, by_endpoint, report.outcome, setup, cpu))
+        fills = len(report.fills.new) if report.fills else 0
+        stages = " ".join(f"{k} {v * 1000:.1f}" for k, v in report.timings.items())
+        rows.append((len(reqs), writes, wall, critical, by_endpoint, report.outcome, setup, cpu, fills, stages))
         time.sleep(max(0.05, paced - time.perf_counter()))
     n_symbols = len(symbols.split(","))
     steady = rows[1:]  # the first cycle also fetches exchangeinfo (then cached for 1 h)
@@ -154,7 +159,8 @@ def _bench(args: argparse.Namespace, tmp: Path, url: str, requests: Callable[[],
     if args.verbose:
         for n, r in enumerate(rows, 1):
             print(f"  cycle {n:3d}: wall {r[2] * 1000:6.1f} ms, critical {r[3] * 1000:5.0f} ms, "
-                  f"ratio {r[2] / r[3]:.2f}, {r[0]} requests ({r[1]} writes)")
+                  f"ratio {r[2] / r[3]:.2f}, {r[0]} requests ({r[1]} writes), CPU {r[7] * 1000:.1f} ms, "
+                  f"{r[8]} new fills; ms by stage: {r[9]}")
 
 
 def _floor(args: argparse.Namespace, symbols: list[str]) -> list[float]:
