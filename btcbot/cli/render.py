@@ -79,9 +79,9 @@ def _account_json(report: CycleReport) -> dict[str, Any] | None:
     account = report.valuation.account if report.valuation else None
     if account is None:
         return None
-    return {"equity_try": json_amount(account.equity_try),
-            "cash_free_try": dec_str(account.cash.free), "cash_locked_try": dec_str(account.cash.locked),
-            "holdings": [{"asset": h.asset, "free": dec_str(h.free), "locked": dec_str(h.locked),
+    return {"equity_try": json_amount(account.equity_try),  # a valuation: every figure at most 8 decimals
+            "cash_free_try": json_amount(account.cash.free), "cash_locked_try": json_amount(account.cash.locked),
+            "holdings": [{"asset": h.asset, "free": json_amount(h.free), "locked": json_amount(h.locked),
                           "value_try": json_amount(h.value_try)} for h in account.holdings.values()],
             "unpriced": list(account.unpriced), "sell_only": account.sell_only, "untradable": account.untradable}
 

@@ -60,7 +60,7 @@ def render_status(data: dict[str, Any], out: Console | None = None, now: datetim
     wide = con.width >= WIDE
     con.print(_summary(data, fmt, con.width))
     for part in (_open_orders(data["open_orders"], fmt, wide, "open orders"),
-                 _open_orders(data["unresolved_orders"], fmt, wide, "unresolved orders (outcome unknown)"),
+                 _open_orders(data["unresolved_orders"], fmt, wide, "unresolved orders"),
                  _positions(data, fmt), _balances(data, fmt), _chains(data, fmt, wide), _fills(data, fmt, wide)):
         for renderable in part:
             con.print(fit(con, renderable))
@@ -156,20 +156,27 @@ Section = list[RenderableType]
 
 
 def _unit(symbols: list[str], fmt: _Fmt) -> str | None:
-    """The one quote currency of these pairs (named once in the title), or None when they differ (then every
-    cell carries its unit)."""
+    """The one quote currency of these pairs, or None when they differ."""
     quotes = {fmt.pair(s).quote for s in symbols}
     return quotes.pop() if len(quotes) == 1 else None
 
 
-def _title(text: str, unit: str | None, what: str) -> str:
-    return f"[bold]{text}[/] · {what} in {unit}" if unit else f"[bold]{text}[/] · {what} in each pair's quote"
+def _title(text: str, symbols: list[str], fmt: _Fmt, what: str) -> str:
+    """The title names the unit of the table's amounts once: `in TRY`, or per quote `in TRY (BTCTRY, ETHTRY),
+    USDT (BTCUSDT)` when the pairs' quotes differ (cells stay short enough for 80 columns)."""
+    by_quote: dict[str, list[str]] = {}
+    for symbol in dict.fromkeys(symbols):
+        by_quote.setdefault(fmt.pair(symbol).quote, []).append(symbol)
+    if len(by_quote) == 1:
+        return f"[bold]{text}[/] · {what} in {next(iter(by_quote))}"
+    units = ", ".join(f"{quote} ({', '.join(names)})" for quote, names in sorted(by_quote.items()))
+    return f"[bold]{text}[/] · {what} in {units}"
 
 
 def _open_orders(rows: list[dict[str, Any]], fmt: _Fmt, wide: bool, title: str) -> Section:
     if not rows:
         return [f"[bold]{title}[/] none"] if title == "open orders" else []
-    unit = _unit([r["symbol"] for r in rows], fmt)
+    symbols = [r["symbol"] for r in rows]
     columns = [("age", "right"), ("symbol", "left"), ("side", "left"), ("price", "right"), ("quantity", "right"),
                ("filled", "right"), ("status", "left")]
     if wide:
@@ -178,12 +185,13 @@ def _open_orders(rows: list[dict[str, Any]], fmt: _Fmt, wide: bool, title: str) 
     for r in rows:
         sc = fmt.pair(r["symbol"])
         cells = [fmt.age(r["created_at"]), r["symbol"] + (" (ext)" if r.get("external") else ""), r["side"],
-                 sc.price_text(Decimal(r["price"]), unit=unit is None), sc.quantity_text(Decimal(r["quantity"])),
+                 sc.price_text(Decimal(r["price"])), sc.quantity_text(Decimal(r["quantity"])),
                  sc.quantity_text(Decimal(r["filled_quantity"])), r["status"]]
         if wide:
             cells += [fmt.time(r["created_at"]), r["client_order_id"]]
         table.add_row(*cells)
-    return [_title(f"{title} ({len(rows)})", unit, "prices"), table]
+    what = "outcome unknown, prices" if title == "unresolved orders" else "prices"
+    return [_title(f"{title} ({len(rows)})", symbols, fmt, what), table]
 
 
 def _positions(data: dict[str, Any], fmt: _Fmt) -> Section:
@@ -199,17 +207,17 @@ def _positions(data: dict[str, Any], fmt: _Fmt) -> Section:
         sc = fmt.pair(r["symbol"])
 
         def q(key: str, sign: bool = False, row: dict[str, Any] = r, sc: Scales = sc) -> str:
-            return "-" if row.get(key) is None else sc.quote_text(Decimal(row[key]), unit=unit is None, sign=sign)
+            return "-" if row.get(key) is None else sc.quote_text(Decimal(row[key]), unit=False, sign=sign)
 
         def p(key: str, row: dict[str, Any] = r, sc: Scales = sc) -> str:
-            return "-" if row.get(key) is None else sc.price_text(Decimal(row[key]), unit=unit is None)
+            return "-" if row.get(key) is None else sc.price_text(Decimal(row[key]))
 
         value = "-" if r.get("value_try") is None else amount(Decimal(r["value_try"]), FIAT_SCALE)
         table.add_row(r["symbol"], sc.quantity_text(Decimal(r["quantity"])), p("avg_cost"), p("mark"), value,
                       q("unrealized_pnl", sign=True), q("realized_pnl", sign=True), q("fees_paid"))
         if r.get("trail_state") not in (None, "off", "flat"):
             trails.append(_trail_line(r, sc))
-    return [_title(f"positions ({len(rows)})", unit, "amounts"), table, *trails]
+    return [_title(f"positions ({len(rows)})", [r["symbol"] for r in rows], fmt, "amounts"), table, *trails]
 
 
 def _trail_line(r: dict[str, Any], sc: Scales) -> str:

@@ -40,7 +40,9 @@ class Scales:
         return amount(value, self.price) + (f" {self.quote}" if unit else "")
 
     def quantity_text(self, value: Decimal, unit: bool = True) -> str:
-        return amount(value, self.quantity, strip=True) + (f" {self.base}" if unit else "")
+        """Quantities round down (never show more than there is) and drop trailing zeros."""
+        return amount(floor_to_scale(value, self.quantity), self.quantity, strip=True) + (f" {self.base}" if unit
+                                                                                          else "")
 
     def quote_text(self, value: Decimal, unit: bool = True, sign: bool = False) -> str:
         return amount(value, self.quote_amount, sign=sign) + (f" {self.quote}" if unit else "")
