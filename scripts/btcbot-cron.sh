@@ -48,7 +48,7 @@ rotate() {  # cron.log -> cron.log.1 -> ... -> cron.log.$keep (dropped)
 }
 
 rotate
-echo "btcbot $command $*" | stamp >> "$log"
+echo "btcbot $command${*:+ $*}" | stamp >> "$log"
 "$BTCBOT" "$command" "$@" 2>&1 | stamp >> "$log"
 code=${PIPESTATUS[0]}
 case "$code" in
