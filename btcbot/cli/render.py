@@ -143,9 +143,10 @@ def _cycle_rows(report: CycleReport, rules: dict[str, SymbolRules]) -> list[tupl
 
 
 def breaker_text(breaker: dict[str, Any]) -> str:
-    text = f"{breaker['state']} ({breaker['failures']} failures in the window)"
+    failures = f"{breaker['failures']} failure{'' if breaker['failures'] == 1 else 's'}"
+    text = f"{breaker['state']} ({failures} in the window)"
     if breaker["state"] == "open":
-        text = (f"[red]open[/] since {breaker['opened_at']} ({breaker['failures']} failures): runs exit 3 without "
+        text = (f"[red]open[/] since {breaker['opened_at']} ({failures}): runs exit 3 without "
                 f"calling the exchange until the probe at {breaker['next_probe_at']}")
     elif breaker["state"] == "half_open":
         text = "[yellow]half-open[/]: the next cycle is the probe"

@@ -15,10 +15,11 @@ from rich.table import Table
 
 from btcbot.cli.render import breaker_text, console
 from btcbot.cli.tables import WIDE, fit, plain_table
-from btcbot.domain.display import FIAT_SCALE, Scales, age, amount, money, scales_of, sparkline
+from btcbot.domain.display import FIAT_SCALE, Scales, age, amount, money, pair_scales, scales_of, sparkline
 
 __all__ = ["render_status"]
 _STATE_STYLE = {"NORMAL": "green", "REDUCE_ONLY": "yellow", "HALTED": "bold red"}
+_OUTCOMES = {"failed": "internal error", "breaker_open": "circuit breaker open", "config_error": "configuration error"}
 
 
 class _Fmt:
@@ -34,8 +35,7 @@ class _Fmt:
         s = self.scales.get(symbol)
         if s is None:
             return scales_of(symbol, None)
-        quote_amount = FIAT_SCALE if s["quote"] == "TRY" else max(FIAT_SCALE, int(s["quote_scale"]))
-        return Scales(s["base"], s["quote"], int(s["price_scale"]), int(s["base_scale"]), quote_amount)
+        return pair_scales(s["base"], s["quote"], int(s["price_scale"]), int(s["base_scale"]), int(s["quote_scale"]))
 
     def asset(self, name: str, value: str) -> str:
         return amount(Decimal(value), self.assets.get(name, 8), strip=name not in ("TRY",))
@@ -121,7 +121,7 @@ def _last_run(grid: Table, data: dict[str, Any], fmt: _Fmt) -> None:
     if last["exit_code"] == 0:
         grid.add_row("last run", f"{head}[green]{last['outcome']}[/] (exit 0) · {when}{took}")
         return
-    outcome = last["outcome"] or "did not finish"
+    outcome = _OUTCOMES.get(last["outcome"], last["outcome"] or "did not finish")
     code = "?" if last["exit_code"] is None else last["exit_code"]
     grid.add_row("last run", f"{head}[bold red]FAILED: {escape(str(outcome))}, exit {code}[/] · {when}{took}")
     if last.get("error"):

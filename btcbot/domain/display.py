@@ -18,7 +18,7 @@ from btcbot.domain.money import dec_str, floor_to_scale, quantize_scale
 from btcbot.domain.symbols import SymbolRules, split_symbol
 
 __all__ = ["FIAT_SCALE", "JSON_SCALE", "SPARK", "Scales", "age", "amount", "asset_scales", "json_amount",
-           "money", "scales_of", "sparkline"]
+           "money", "pair_scales", "scales_of", "sparkline"]
 
 FIAT_SCALE = 2  # TRY in tables and messages
 JSON_SCALE = 8  # the venue's amount precision: the most decimals a derived JSON figure carries
@@ -61,8 +61,13 @@ def scales_of(symbol: str, rules: SymbolRules | None) -> Scales:
     base, quote = split_symbol(symbol)
     if rules is None:
         return Scales(base, quote, FIAT_SCALE, DEFAULT_BASE_SCALE, FIAT_SCALE)
-    quote_amount = FIAT_SCALE if quote == "TRY" else max(FIAT_SCALE, rules.quote_scale)
-    return Scales(base, quote, rules.price_scale, rules.base_scale, quote_amount)
+    return pair_scales(base, quote, rules.price_scale, rules.base_scale, rules.quote_scale)
+
+
+def pair_scales(base: str, quote: str, price_scale: int, base_scale: int, quote_scale: int) -> Scales:
+    """Display scales from a pair's rule scales: quote amounts in TRY with 2 decimals, in USDT at least 2."""
+    quote_amount = FIAT_SCALE if quote == "TRY" else max(FIAT_SCALE, quote_scale)
+    return Scales(base, quote, price_scale, base_scale, quote_amount)
 
 
 def asset_scales(rules: Iterable[SymbolRules]) -> dict[str, int]:

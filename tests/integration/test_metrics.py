@@ -15,7 +15,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from btcbot import __version__
-from btcbot.adapters.sim.server import SimServer
 from btcbot.adapters.sqlite.store import Store
 from btcbot.adapters.sqlite.views import counted_fills
 from btcbot.cli import app
@@ -88,15 +87,8 @@ def test_metrics_after_a_failed_cycle_exit_1_show_its_exit_code(isolated_env: Pa
     assert _value(samples, "btcbot_last_cycle_timestamp_seconds") > ok_at
 
 
-def test_metrics_after_an_aborted_start_exit_3(isolated_env: Path, sim_server: SimServer,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BTCBOT_EXCHANGE", "btcturk")
-    monkeypatch.setenv("BTCBOT_SYMBOLS", "BTCTRY")
-    url = sim_server.url
-    assert runner.invoke(app, ["run"], env={"BTCTURK_BASE_URL": url}).exit_code == 0
-    sim_server.stop()
-    assert runner.invoke(app, ["run"], env={"BTCTURK_BASE_URL": url}).exit_code == 3
-    samples = _samples(isolated_env)
+def test_metrics_after_an_aborted_cycle_exit_3(outage: Path) -> None:
+    samples = _samples(outage)
     assert _value(samples, "btcbot_last_cycle_exit_code") == 3
     assert samples["btcbot_info"][0].labels["venue"] == "paper"
 

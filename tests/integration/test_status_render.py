@@ -22,7 +22,6 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from btcbot.adapters.sim.server import SimServer
 from btcbot.cli import app
 from btcbot.cli.render_status import render_status
 from btcbot.config import load_settings
@@ -135,14 +134,7 @@ def test_real_state_after_ten_cycles_reads_at_80_columns(isolated_env: Path, mon
     _readable(cli.stdout)
 
 
-def test_real_failed_run_shows_failed_with_error(isolated_env: Path, sim_server: SimServer,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BTCBOT_EXCHANGE", "btcturk")
-    monkeypatch.setenv("BTCBOT_SYMBOLS", "BTCTRY")
-    url = sim_server.url
-    assert runner.invoke(app, ["run"], env={"BTCTURK_BASE_URL": url}).exit_code == 0
-    sim_server.stop()  # the exchange goes away: the next run is aborted (exit 3)
-    assert runner.invoke(app, ["run"], env={"BTCTURK_BASE_URL": url}).exit_code == 3
+def test_real_failed_run_shows_failed_with_error(outage: Path) -> None:
     data = collect_status(load_settings())
     assert data["last_cycle"]["exit_code"] == 3 and data["last_cycle"]["error"]
     text = _render(data)
