@@ -20,7 +20,7 @@ from typing import Any
 from btcbot import __version__
 from btcbot.adapters.notify import Notification
 from btcbot.adapters.sqlite.store import Store
-from btcbot.adapters.sqlite.views import cycle_before, events_after, recent_cycles
+from btcbot.adapters.sqlite.views import cycle_before, cycle_by_id, events_after
 from btcbot.config import Settings
 from btcbot.domain.display import Scales, scales_of
 from btcbot.domain.events import EventKind
@@ -110,7 +110,7 @@ def _cycle(row: sqlite3.Row, d: dict[str, str], store: Store, rules: dict[str, S
 
 
 def _cycle_error(store: Store, cycle_id: int) -> str:
-    found = next((c for c in recent_cycles(store, 3) if c["id"] == cycle_id), None)
+    found = cycle_by_id(store, cycle_id)
     return str(found["summary"].get("error") or "") if found else ""
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from btcbot.adapters.sqlite.store import Store
-from btcbot.adapters.sqlite.views import recent_cycles
+from btcbot.adapters.sqlite.views import cycle_by_id, recent_cycles
 from btcbot.domain.account import in_try
 from btcbot.domain.display import asset_scales, json_amount
 from btcbot.domain.money import to_decimal
@@ -47,8 +47,8 @@ def add_operator_view(store: Store, data: dict[str, Any], timezone: str, now: da
     cycles = recent_cycles(store, EQUITY_HISTORY)
     last = data.get("last_cycle")
     if last is not None:
-        summary: dict[str, Any] = next((c["summary"] for c in cycles if c["id"] == last["id"]), {})
-        last["error"] = str(summary.get("error") or "") or None
+        row = next((c for c in cycles if c["id"] == last["id"]), None) or cycle_by_id(store, last["id"])
+        last["error"] = str(row["summary"].get("error") or "") or None if row else None
     data["equity_history"] = [{"cycle_id": c["id"], "at": c["finished_at"] or c["started_at"],
                                "equity_try": json_amount(to_decimal(c["summary"]["equity_try"]))}
                               for c in reversed(cycles) if c["summary"].get("equity_try")]

@@ -12,7 +12,8 @@ from typing import Any
 
 from btcbot.adapters.sqlite.store import Store
 
-__all__ = ["counted_fills", "cycle_before", "events_after", "last_event_id", "order_counts", "recent_cycles"]
+__all__ = ["counted_fills", "cycle_before", "cycle_by_id", "events_after", "last_event_id", "order_counts",
+           "recent_cycles"]
 
 _FILLS_COUNTED = "metrics_fills_counted"  # kv: {"<venue>": [last fill row id, fills of the venue up to it]}
 
@@ -34,6 +35,12 @@ def recent_cycles(store: Store, limit: int) -> list[dict[str, Any]]:
     """The newest `limit` cycles of the store's venue, newest first, with their summary parsed."""
     rows = store.db.query("SELECT * FROM cycles WHERE venue = ? ORDER BY id DESC LIMIT ?", (store.venue, limit))
     return [_cycle(r) for r in rows]
+
+
+def cycle_by_id(store: Store, cycle_id: int) -> dict[str, Any] | None:
+    """One cycle row (any venue), its summary parsed."""
+    row = store.db.query_one("SELECT * FROM cycles WHERE id = ?", (cycle_id,))
+    return _cycle(row) if row is not None else None
 
 
 def cycle_before(store: Store, cycle_id: int) -> dict[str, Any] | None:
