@@ -42,6 +42,7 @@ class EventKind(StrEnum):
     RISK_LIMIT_BREACHED = "RISK_LIMIT_BREACHED"
     RISK_LIMIT_OVERRIDDEN = "RISK_LIMIT_OVERRIDDEN"
     RISK_LIMIT_UNEVALUATED = "RISK_LIMIT_UNEVALUATED"
+    STATE_DIR_EXCHANGE_RECORDED = "STATE_DIR_EXCHANGE_RECORDED"  # one state dir, one exchange (services/venue.py)
 
 
 @dataclass(frozen=True, slots=True)
