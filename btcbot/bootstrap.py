@@ -21,15 +21,18 @@ from btcbot.domain.strategies.exits import ExitParams
 from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
 from btcbot.domain.strategies.touch_maker import TouchMaker
 from btcbot.ports import Exchange
+from btcbot.services.after_run import after_run, deliver, last_event_id
 from btcbot.services.cycle import Deps, StageConfig
 from btcbot.services.guards import guard_params
 from btcbot.services.mode import Mode, select_mode
 from btcbot.services.run_record import record_failed_start
+from btcbot.services.venue import check_exchange
 
 if TYPE_CHECKING:  # imported lazily at run time: keeps `btcbot --help` fast
     from btcbot.adapters.btcturk import BtcTurkExchange
+    from btcbot.adapters.notify import Notification
 
-__all__ = ["SIM_DB_FILENAME", "STAGES", "SystemClock", "guard_params", "open_deps", "select_mode",
+__all__ = ["SIM_DB_FILENAME", "STAGES", "SystemClock", "guard_params", "open_deps", "open_journal", "select_mode",
            "stage3_config", "stage4_config", "stage7_config", "stage7_first", "stage_builder",
            "stage_config"]
 
@@ -145,23 +148,45 @@ def open_deps(settings: Settings, clock: Any = None, record_failure_as: str | No
     cycle of that stage with its outcome and exit code before it propagates."""
     state_dir = ensure_private_dir(settings.state_dir)
     the_clock = clock or SystemClock()
-    with instance_lock(state_dir):
-        mode = select_mode(settings)
-        store = Store.open(state_dir, mode.venue)
-        exchange: Any = None
-        try:
+    outbox: list[Notification | None] = []
+    try:
+        with instance_lock(state_dir):
+            mode = select_mode(settings)
+            store = open_journal(settings, the_clock.now())
+            exchange: Any = None
+            mark = last_event_id(store) if record_failure_as is not None else None
             try:
-                exchange = build_exchange(settings, mode, store, the_clock, state_dir)
-            except BaseException as exc:
-                if record_failure_as is not None:
-                    record_failed_start(store, record_failure_as, mode.label, exc, the_clock.now())
-                raise
-            yield Deps(settings, exchange, store, the_clock, mode)
-        finally:
-            if exchange is not None and hasattr(exchange, "close"):
-                with suppress(Exception):
-                    exchange.close()
-            store.close()
+                try:
+                    exchange = build_exchange(settings, mode, store, the_clock, state_dir)
+                except BaseException as exc:
+                    if record_failure_as is not None:
+                        record_failed_start(store, record_failure_as, mode.label, exc, the_clock.now())
+                    raise
+                yield Deps(settings, exchange, store, the_clock, mode)
+            finally:
+                if exchange is not None and hasattr(exchange, "close"):
+                    with suppress(Exception):
+                        exchange.close()
+                try:
+                    if mark is not None:  # a cycle command, its state committed: metrics, then notifications
+                        outbox.append(after_run(settings, store, mark, the_clock.now()))
+                finally:
+                    store.close()
+    finally:
+        for notification in outbox:  # sent once the lock is released: a slow endpoint never holds it
+            deliver(settings, notification)
+
+
+def open_journal(settings: Settings, now: datetime) -> Store:
+    """The state dir's journal for the selected venue, refused (exit 2) when the state dir belongs to another
+    exchange; a journal without a record is claimed for this one (services/venue.py)."""
+    store = Store.open(settings.state_dir, select_mode(settings).venue)
+    try:
+        check_exchange(store, settings.exchange, settings.state_dir, now, record=True)
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def build_exchange(settings: Settings, mode: Mode, store: Store, clock: Any, state_dir: Path) -> Exchange:

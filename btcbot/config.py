@@ -29,7 +29,7 @@ __all__ = ["ACK_PHRASE", "DEFAULT_CONFIG_PATH", "Settings", "env_name", "insecur
 ACK_PHRASE = "I_UNDERSTAND"
 DEFAULT_CONFIG_PATH = Path("config/btcbot.toml")
 _BTCTURK_FIELDS = ("base_url", "graph_url", "api_key", "api_secret")
-_SECRETS = ("api_key", "api_secret")  # environment or .env only, never the TOML file
+_SECRETS = ("api_key", "api_secret", "notify_url")  # environment or .env only, never the TOML file
 
 
 def _btcturk(name: str) -> Any:
@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(5, ge=0)  # failed cycles in the window (and >= half of them) that open it; 0 = off
     breaker_window_seconds: int = Field(900, gt=0)
     breaker_cooloff_seconds: int = Field(300, gt=0)
+
+    # -- notifications (off unless a URL is set; best effort, after the cycle is committed) --------------
+    notify_url: SecretStr | None = None  # webhook URL, or Telegram's https://api.telegram.org/bot<token>
+    notify_kind: Literal["webhook", "telegram"] = "webhook"
+    notify_telegram_chat_id: str | None = None
 
     # -- simulator -----------------------------------------------------------------------------------
     sim_seed: int = 42
@@ -199,6 +204,19 @@ class Settings(BaseSettings):
                 problem = insecure_url(getattr(self, name))
                 if problem:
                     raise ValueError(f"{env_name(name)}: {problem}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_notify(self) -> Settings:
+        """The notification URL carries a secret (a token): https only (http to a loopback address for tests)."""
+        url = self.notify_url.get_secret_value() if self.notify_url else ""
+        if not url:
+            return self
+        problem = insecure_url(url)
+        if problem:
+            raise ValueError(f"BTCBOT_NOTIFY_URL: {problem.replace('the API key and signatures', 'its token')}")
+        if self.notify_kind == "telegram" and not self.notify_telegram_chat_id:
+            raise ValueError("BTCBOT_NOTIFY_TELEGRAM_CHAT_ID is required with BTCBOT_NOTIFY_KIND=telegram")
         return self
 
     @model_validator(mode="after")

@@ -42,3 +42,9 @@ def test_ci_runs_the_readme_install_and_test_commands() -> None:
     assert install is not None
     assert install.group(1) in ci
     assert ".venv/bin/pytest" in README and ".venv/bin/pytest" in ci
+
+
+def test_readme_states_the_clock_skew_limit_doctor_checks() -> None:
+    from btcbot.services.doctor import MAX_SKEW
+
+    assert f"the check fails beyond ±{MAX_SKEW.seconds} s" in README.replace("\n", " ")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from btcbot.cli import backtest, compact, ops, run, sim, stage7
@@ -12,10 +14,30 @@ app = typer.Typer(
     name="btcbot",
     help="Spot-trading bot for BTCTurk, run from cron: one cycle per invocation. Dry-run by default.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: typer's rich help would import rich.markdown et al. (~50 ms per --help)
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command and sub-command
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from btcbot import __version__
+
+        typer.echo(f"btcbot {__version__}")
+        raise typer.Exit(0)
+
+
+VersionOpt = Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")]
+
+
+@app.callback()
+def _root(version: VersionOpt = False) -> None:
+    """Spot-trading bot for BTCTurk, run from cron: one cycle per invocation. Dry-run by default."""
+
+
 run.register(app)
 ops.register(app)
 sim.register(app)

@@ -16,11 +16,12 @@ from rich.table import Table
 
 from btcbot.backtest.runner import BacktestResult, BacktestSpec, run_backtest
 from btcbot.cli.common import echo_json
+from btcbot.cli.console import make_console
 
 __all__ = ["render_backtest", "render_fetch", "render_sweep", "run_with_progress", "sweep_progress"]
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = make_console()
+err = make_console(stderr=True)
 
 _MONEY = ("start_equity", "end_equity", "realized_pnl", "unrealized_pnl", "fees_paid", "turnover")
 _INPUTS = ("symbol", "stage", "from", "to", "seed", "candles", "cycle_seconds")

@@ -11,7 +11,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 
 from btcbot import testhooks
-from btcbot.cli.boundary import fail, private_files, report_bug
+from btcbot.cli.boundary import fail, private_files, report_bug, silence_stdout, stdout_gone
 from btcbot.cli.exit_codes import code_for
 from btcbot.domain.errors import BtcbotError
 
@@ -62,6 +62,11 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
                 return fn(*args, **kwargs)
             except (typer.Exit, typer.Abort, SystemExit):
                 raise
+            except BrokenPipeError as exc:  # the reader went away (`| head -1`): quiet, exit 0 (SPEC §0.1)
+                if not stdout_gone():
+                    raise typer.Exit(report_bug(exc, as_json)) from None
+                silence_stdout()
+                raise typer.Exit(0) from None
             except BtcbotError as exc:
                 raise typer.Exit(fail(str(exc), code_for(exc), as_json)) from None
             except BaseException as exc:  # a bug, or an interrupt: never a traceback on stderr

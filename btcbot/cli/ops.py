@@ -17,7 +17,7 @@ FillsOpt = Annotated[int, typer.Option("--fills", min=0, help="Also show the las
 def status(config: ConfigOpt = None, state_dir: StateDirOpt = None, as_json: JsonOpt = False,
            fills: FillsOpt = 0) -> None:
     """Show mode, last cycle, orders, positions, PnL and locks from SQLite only (no network, no keys)."""
-    from btcbot.cli.render import render_status
+    from btcbot.cli.render_status import render_status
     from btcbot.services.status import collect_status
 
     settings = settings_from(config, state_dir, read_only=True)
@@ -39,11 +39,13 @@ def reconcile(config: ConfigOpt = None, state_dir: StateDirOpt = None, apply: Ap
     Exit 0 when clean (or everything was fixed), 4 when differences remain unapplied, 75 when locked."""
     from btcbot.bootstrap import open_deps, search_budget
     from btcbot.cli.render import recovery_json, render_recovery
+    from btcbot.services.after_run import after_reconcile
     from btcbot.services.recovery import run_reconcile
 
     settings = settings_from(config, state_dir)
     with open_deps(settings) as deps:
         report = run_reconcile(deps, apply, search_budget(settings))
+    after_reconcile(settings, deps.mode.venue, report.differences, report.applied)
     if as_json:
         echo_json(recovery_json(report))
     else:
@@ -66,10 +68,11 @@ def doctor(config: ConfigOpt = None, state_dir: StateDirOpt = None, as_json: Jso
     checks = run_doctor(settings, datetime.now(UTC))
     code = doctor_exit_code(checks)
     missing = [c.detail for c in checks if not c.ok and c.exit_code == 2]
+    failed = missing or [f"{c.name}: {c.detail}" for c in checks if not c.ok]
     if as_json:
         data = {"checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
                 "ok": code == 0, "exit_code": code}
-        echo_json({**data, "error": missing[0]} if missing else data)
+        echo_json({**data, "error": failed[0]} if failed else data)
     else:
         render_checks(checks)
     if missing:
@@ -84,12 +87,11 @@ ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded in the e
 def _set_state(config: object, state_dir: object, state: str, reason: str) -> None:
     from datetime import UTC, datetime
 
-    from btcbot.adapters.sqlite.store import Store
-    from btcbot.bootstrap import select_mode
+    from btcbot.bootstrap import open_journal
     from btcbot.domain.models import TradingState
 
     settings = settings_from(config, state_dir)  # type: ignore[arg-type]
-    store = Store.open(settings.state_dir, select_mode(settings).venue)
+    store = open_journal(settings, datetime.now(UTC))
     try:
         changed = store.set_trading_state(TradingState(state), reason, None, datetime.now(UTC))
     finally:
@@ -116,12 +118,11 @@ def resume(config: ConfigOpt = None, state_dir: StateDirOpt = None, reason: Reas
     Refused (exit 2) while a stage-4 drawdown or daily-loss breach still holds, unless --force."""
     from datetime import UTC, datetime
 
-    from btcbot.adapters.sqlite.store import Store
-    from btcbot.bootstrap import guard_params, select_mode
+    from btcbot.bootstrap import guard_params, open_journal
     from btcbot.services.guards import resume_trading
 
     settings = settings_from(config, state_dir)
-    store = Store.open(settings.state_dir, select_mode(settings).venue)
+    store = open_journal(settings, datetime.now(UTC))
     try:
         outcome = resume_trading(store, guard_params(settings), force, reason, datetime.now(UTC))
     finally:

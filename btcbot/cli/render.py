@@ -2,36 +2,44 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from btcbot.domain.money import dec_str
+from btcbot.cli.console import make_console
+from btcbot.cli.tables import fit, plain_table
+from btcbot.domain.display import json_amount, scales_of
+from btcbot.domain.models import Intent, LocalOrder
+from btcbot.domain.money import dec_str, to_decimal
+from btcbot.domain.symbols import SymbolRules
 from btcbot.services.breaker import breaker_json
 
 if TYPE_CHECKING:  # `status` renders without importing the cycle
     from btcbot.services.cycle import CycleReport
+    from btcbot.services.execution import ExecutionReport
     from btcbot.services.recovery import Difference, RecoveryReport
 
-__all__ = ["cycle_json", "recovery_json", "render_checks", "render_cycle", "render_recovery", "render_status"]
+__all__ = ["breaker_text", "console", "cycle_json", "recovery_json", "render_checks", "render_cycle", "render_recovery"]
 
-console = Console(highlight=False)
+console = make_console()
 
 
 def cycle_json(report: CycleReport) -> dict[str, Any]:
+    """`run --json`: what was wanted (intents, priced and sized as they would be placed), what was dropped
+    (with its code) and what was done (`orders`: the orders as placed, with their result)."""
     ex = report.execution
+    rules = report.snapshot.rules if report.snapshot else {}
     return {
         "cycle_id": report.cycle_id, "stage": report.stage, "outcome": report.outcome,
         "exit_code": report.exit_code, "error": report.error, "mode": report.mode.label,
         "venue": report.mode.venue, "missing_gates": list(report.mode.missing_gates),
         "symbols": list(report.symbols), "trading_state": report.trading_state.value,
         "stale": dict(report.snapshot.stale) if report.snapshot else {},
-        "intents": [{"symbol": i.symbol, "side": i.side.value, "price": dec_str(i.price),
-                     "quantity": dec_str(i.quantity), "reason": i.reason} for i in report.intents],
-        "dropped": [{"symbol": d.intent.symbol, "side": d.intent.side.value, "code": d.code, "reason": d.reason}
-                    for d in report.denials],
+        "intents": [dict(_placed(i, rules), reason=i.reason) for i in report.intents],
+        "dropped": [dict(_placed(d.intent, rules), code=d.code, reason=d.reason,
+                         client_order_id=d.detail.get("client_order_id")) for d in report.denials],
+        "orders": [_order_result(o, result, ex) for o, result in _done(ex)] if ex else [],
         "submitted": [o.client_order_id for o in ex.submitted] if ex else [],
         "cancel_requested": [o.client_order_id for o in ex.cancel_requested] if ex else [],
         "unknown": [o.client_order_id for o in ex.unknown] if ex else [],
@@ -46,120 +54,105 @@ def cycle_json(report: CycleReport) -> dict[str, Any]:
     }
 
 
+def _placed(intent: Intent, rules: dict[str, SymbolRules]) -> dict[str, Any]:
+    """An intent's price and quantity as preflight would place them (the pair's scales, side-aware price,
+    quantity down): never the strategy's raw division artefacts."""
+    found = rules.get(intent.symbol)
+    price, quantity = scales_of(intent.symbol, found).place(intent.price, intent.quantity, intent.side, found)
+    return {"symbol": intent.symbol, "side": intent.side.value, "price": dec_str(price),
+            "quantity": dec_str(quantity)}
+
+
+_RESULTS = (("submitted", "placed"), ("rejected", "rejected"), ("unknown", "unknown"),
+            ("not_placed", "not placed"), ("cancel_requested", "cancel requested"))
+
+
+def _done(ex: ExecutionReport) -> list[tuple[LocalOrder, str]]:
+    return [(o, result) for name, result in _RESULTS for o in getattr(ex, name)]
+
+
+def _order_result(o: LocalOrder, result: str, ex: ExecutionReport) -> dict[str, Any]:
+    return {"client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side.value, "price": dec_str(o.price),
+            "quantity": dec_str(o.quantity), "status": o.status.value, "result": result,
+            "code": ex.codes.get(o.client_order_id, "")}
+
+
 def _account_json(report: CycleReport) -> dict[str, Any] | None:
     account = report.valuation.account if report.valuation else None
     if account is None:
         return None
-    return {"equity_try": dec_str(account.equity_try) if account.equity_try is not None else None,
-            "cash_free_try": dec_str(account.cash.free), "cash_locked_try": dec_str(account.cash.locked),
-            "holdings": [{"asset": h.asset, "free": dec_str(h.free), "locked": dec_str(h.locked),
-                          "value_try": dec_str(h.value_try) if h.value_try is not None else None}
-                         for h in account.holdings.values()],
+    return {"equity_try": json_amount(account.equity_try),  # a valuation: every figure at most 8 decimals
+            "cash_free_try": json_amount(account.cash.free), "cash_locked_try": json_amount(account.cash.locked),
+            "holdings": [{"asset": h.asset, "free": json_amount(h.free), "locked": json_amount(h.locked),
+                          "value_try": json_amount(h.value_try)} for h in account.holdings.values()],
             "unpriced": list(account.unpriced), "sell_only": account.sell_only, "untradable": account.untradable}
 
 
 def render_cycle(report: CycleReport) -> None:
-    data = cycle_json(report)
+    """The cycle for a person: the orders as placed and the intents dropped (with their code), amounts in the
+    pair's scales with their units."""
     style = "green" if report.exit_code == 0 else "red"
-    console.print(f"[bold]btcbot cycle {report.cycle_id}[/] stage {report.stage} · [bold]{report.mode.label}[/]"
-                  f" on {report.mode.venue} · {', '.join(report.symbols)} · [{style}]{report.outcome}[/]")
+    console.print(f"[bold]btcbot cycle {report.cycle_id}[/] · stage {report.stage} · [bold]{report.mode.label}[/]"
+                  f" on {report.mode.venue} · {', '.join(report.symbols)} · [{style}]{report.outcome}[/]"
+                  + (f" (exit {report.exit_code})" if report.exit_code else ""))
     if report.mode.missing_gates:
         console.print(f"  not live because: {'; '.join(report.mode.missing_gates)}", style="dim")
     if report.error:
-        console.print(f"  [red]{report.error}[/]")
-    for symbol, reason in data["stale"].items():
-        console.print(f"  [yellow]{symbol}: skipped, {reason}[/]")
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for col in ("symbol", "side", "price", "quantity", "result"):
-        table.add_column(col)
-    dropped = {(d.intent.symbol, d.intent.side): d.reason for d in report.denials}
-    for intent in report.intents:
-        result = dropped.get((intent.symbol, intent.side), "accepted")
-        table.add_row(intent.symbol, intent.side.value, _short(intent.price), _short(intent.quantity), result)
-    if report.intents:
-        console.print(table)
+        console.print(f"  [red]{escape(report.error)}[/]")
+    for symbol, reason in (report.snapshot.stale if report.snapshot else {}).items():
+        console.print(f"  [yellow]{symbol}: skipped, {escape(reason)}[/]")
+    rules = report.snapshot.rules if report.snapshot else {}
+    rows = _cycle_rows(report, rules)
+    if rows:
+        table = plain_table([("symbol", "left"), ("side", "left"), ("price", "right"), ("quantity", "right"),
+                             ("result", "left")])
+        for row in rows:
+            table.add_row(*row)
+        console.print(fit(console, table))
     ex = report.execution
     if ex is not None:
         console.print(f"  orders: {len(ex.submitted)} placed, {len(ex.cancel_requested)} cancel requested, "
                       f"{len(ex.rejected)} rejected, {len(ex.unknown)} unknown · fills: "
                       f"{len(report.fills.new) if report.fills else 0} new")
     for fill in report.fills.new if report.fills else []:
-        console.print(f"  fill {fill.symbol} {fill.side.value} {dec_str(fill.quantity)} @ {dec_str(fill.price)} "
-                      f"fee {dec_str(fill.fee)} tax {dec_str(fill.tax)}", style="cyan")
+        sc = scales_of(fill.symbol, rules.get(fill.symbol))
+        console.print(f"  fill {fill.symbol} {fill.side.value} {sc.quantity_text(fill.quantity)} @ "
+                      f"{sc.price_text(fill.price, unit=True)} · fee+tax "
+                      f"{sc.quote_text(abs(fill.fee) + abs(fill.tax))}", style="cyan")
     for chain in report.chains:
         console.print(f"  replace {chain.symbol} {chain.side.value} {chain.old_client_order_id} → "
-                      f"{chain.new_client_order_id or '…'} {chain.state.value} ({chain.trigger})", style="magenta")
+                      f"{chain.new_client_order_id or 'pending'} {chain.state.value} ({chain.trigger})",
+                      style="magenta")
 
 
-def _short(value: Decimal) -> str:
-    """Display only: intents are not quantized yet (preflight does that), so show 8 decimals at most."""
-    step = Decimal("1e-8")
-    return dec_str(value.quantize(step, rounding=ROUND_HALF_EVEN) if value != value.quantize(step) else value)
+def _cycle_rows(report: CycleReport, rules: dict[str, SymbolRules]) -> list[tuple[str, ...]]:
+    """One row per order placed, rejected, left unknown or asked to cancel, then per intent dropped."""
+    rows: list[tuple[str, ...]] = []
+    ex = report.execution
+    for o, result in _done(ex) if ex else []:
+        sc = scales_of(o.symbol, rules.get(o.symbol))
+        code = ex.codes.get(o.client_order_id, "") if ex else ""
+        text = f"{result} {o.client_order_id}" + (f" {code}" if code and result != "placed" else "")
+        rows.append((o.symbol, o.side.value, sc.price_text(o.price, unit=True), sc.quantity_text(o.quantity),
+                     text))
+    for denial in report.denials:
+        placed = _placed(denial.intent, rules)
+        sc = scales_of(denial.intent.symbol, rules.get(denial.intent.symbol))
+        rows.append((denial.intent.symbol, denial.intent.side.value,
+                     sc.price_text(to_decimal(placed["price"]), unit=True),
+                     sc.quantity_text(to_decimal(placed["quantity"])), f"dropped {denial.code}"))
+    return rows
 
 
-def render_status(data: dict[str, Any]) -> None:
-    mode = data["mode"]
-    console.print(f"[bold]mode[/] {mode['label']} on {mode['venue']} · trading state {mode['trading_state']} · "
-                  f"kill switch {'on' if mode['kill_switch'] else 'off'}")
-    if mode.get("trading_state_since"):
-        console.print(f"  {mode['trading_state']} since {mode['trading_state_since']}: {mode['trading_state_reason']}")
-    for breach in data.get("risk", {}).get("breaches", []):
-        console.print(f"[red]risk breach[/] {breach['reason']} (resume refuses until it clears, or --force)")
-    if data.get("risk", {}).get("unpriced_assets"):
-        console.print(f"[yellow]drawdown not evaluated[/]: no TRY mark for {', '.join(data['risk']['unpriced_assets'])}"
-                      " (add its TRY pair to BTCBOT_SYMBOLS)")
-    last = data["last_cycle"]
-    if last:
-        console.print(f"[bold]last cycle[/] #{last['id']} stage {last['stage']} {last['outcome']} "
-                      f"(exit {last['exit_code']}) at {last['finished_at'] or last['started_at']}")
-    else:
-        console.print("[bold]last cycle[/] none yet: run `btcbot run`")
-    _table("open orders", data["open_orders"],
-           ("client_order_id", "symbol", "side", "price", "quantity", "filled_quantity", "status"))
-    _table("unresolved orders", data["unresolved_orders"],
-           ("client_order_id", "symbol", "side", "price", "quantity", "status"))
-    _table("positions", data["positions"],
-           ("symbol", "quantity", "avg_cost", "realized_pnl", "unrealized_pnl", "fees_paid", "trail_state",
-            "trail_mark", "trail_trigger_price"))
-    _table("balances", data["balances"], ("asset", "free", "locked", "total"))
-    pnl = data["pnl"]
-    console.print(f"[bold]pnl[/] realized today {pnl['realized_today']} · total {pnl['realized_total']} · fees "
-                  f"{pnl['fees_total']} · equity {pnl['equity']} (peak {pnl['peak_equity']}, drawdown "
-                  f"{pnl['drawdown_pct']}%)")
-    breaker = data["circuit_breaker"]
-    console.print(f"[bold]breaker[/] {_breaker_text(breaker)} · lock "
-                  f"{'held' if data['locks']['instance_lock_held'] else 'free'} · counts {data['counts']}")
-    for endpoint, until in data["locks"]["rate_limit_blocks"].items():
-        console.print(f"[yellow]rate-limited[/] {endpoint} until {until} (after an HTTP 429; not called until then)")
-    chains = [dict(c, step=f"{c['old_client_order_id']} → {c['new_client_order_id'] or '…'}")
-              for c in data.get("replace_chains", [])]
-    _table("replace chains (latest)", chains, ("id", "symbol", "side", "step", "state", "trigger", "updated_at"))
-    if "fills" in data:
-        _table("fills", data["fills"], ("timestamp", "symbol", "side", "price", "quantity", "fee", "tax"))
-
-
-def _breaker_text(breaker: dict[str, Any]) -> str:
-    text = f"{breaker['state']} ({breaker['failures']} failures in the window)"
+def breaker_text(breaker: dict[str, Any]) -> str:
+    failures = f"{breaker['failures']} failure{'' if breaker['failures'] == 1 else 's'}"
+    text = f"{breaker['state']} ({failures} in the window)"
     if breaker["state"] == "open":
-        text = (f"[red]open[/] since {breaker['opened_at']} ({breaker['failures']} failures): runs exit 3 without "
+        text = (f"[red]open[/] since {breaker['opened_at']} ({failures}): runs exit 3 without "
                 f"calling the exchange until the probe at {breaker['next_probe_at']}")
     elif breaker["state"] == "half_open":
         text = "[yellow]half-open[/]: the next cycle is the probe"
     return text
-
-
-def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
-    if not rows:
-        console.print(f"[bold]{title}[/] none")
-        return
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*(str(row.get(c)) if row.get(c) is not None else "-" for c in columns))
-    console.print(table)
-
-
 
 
 def _diff_json(diff: Difference) -> dict[str, Any]:
@@ -168,14 +161,19 @@ def _diff_json(diff: Difference) -> dict[str, Any]:
 
 
 def recovery_json(report: RecoveryReport) -> dict[str, Any]:
-    return {"differences": [_diff_json(d) for d in report.differences], "applied": report.applied,
+    data = {"differences": [_diff_json(d) for d in report.differences], "applied": report.applied,
             "remaining": [_diff_json(d) for d in report.remaining], "exit_code": report.exit_code,
             "circuit_breaker": breaker_json(report.breaker)}
+    if report.exit_code:  # like every --json failure: {"error", "exit_code"}
+        pending = report.remaining if report.applied else report.differences
+        data["error"] = (f"{len(pending)} difference(s) " + ("remain after --apply" if report.applied
+                                                               else "not applied (use --apply)"))
+    return data
 
 
 def render_recovery(report: RecoveryReport) -> None:
     if report.breaker.state.value != "closed":
-        console.print(f"[bold]breaker[/] {_breaker_text(breaker_json(report.breaker))} (reconcile only reads "
+        console.print(f"[bold]breaker[/] {breaker_text(breaker_json(report.breaker))} (reconcile only reads "
                       "the exchange and fixes the journal, so it runs anyway)")
     if not report.differences:
         console.print("[green]reconcile: local state matches the exchange[/]")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
-
 from btcbot.cli.render import console, cycle_json, render_cycle
+from btcbot.cli.tables import WIDE, fit, plain_table
+from btcbot.domain.display import scales_of
 from btcbot.domain.money import dec_str
 from btcbot.services.stage7 import OmsOrder, Stage7Result
 
@@ -35,11 +35,14 @@ def render_stage7(result: Stage7Result) -> None:
     render_cycle(result.report)
     if not result.oms:
         return
-    table = Table(title="orders (OMS)", title_justify="left", header_style="bold", box=None, pad_edge=False)
-    for col in ("client_order_id", "symbol", "side", "price", "quantity", "filled", "oms state"):
-        table.add_column(col)
+    rules = result.report.snapshot.rules if result.report.snapshot else {}
+    console.print("[bold]orders (OMS)[/]")
+    wide = console.width >= WIDE  # client ids only where they fit whole (they are in --json always)
+    table = plain_table([("symbol", "left"), ("side", "left"), ("price", "right"), ("quantity", "right"),
+                         ("filled", "right"), ("oms state", "left")] + ([("client order id", "left")] if wide else []))
     for item in result.oms:
         o = item.order
-        table.add_row(o.client_order_id, o.symbol, o.side.value, dec_str(o.price), dec_str(o.quantity),
-                      dec_str(item.filled), item.state.value)
-    console.print(table)
+        sc = scales_of(o.symbol, rules.get(o.symbol))
+        table.add_row(o.symbol, o.side.value, sc.price_text(o.price, unit=True), sc.quantity_text(o.quantity),
+                      sc.quantity_text(item.filled), item.state.value, *([o.client_order_id] if wide else []))
+    console.print(fit(console, table))

@@ -29,6 +29,7 @@ from btcbot.config import Settings
 from btcbot.domain.errors import ConfigError
 from btcbot.services.mode import select_mode
 from btcbot.services.recovery import LOOKBACK
+from btcbot.services.venue import check_exchange
 
 __all__ = ["ARCHIVE_DIR", "DEFAULT_DAYS", "MIN_DAYS", "CompactReport", "TablePlan", "compact", "run_compact"]
 
@@ -67,6 +68,7 @@ def run_compact(settings: Settings, days: int, apply: bool, now: datetime) -> Co
     with instance_lock(state_dir):
         store = Store.open(state_dir, select_mode(settings).venue)  # (the rules are the same for every venue)
         try:
+            check_exchange(store, settings.exchange, state_dir, None, record=False)  # another exchange's: exit 2
             return compact(store, state_dir / ARCHIVE_DIR, days, apply, now, settings.dedupe_bucket_seconds)
         finally:
             store.close()

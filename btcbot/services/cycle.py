@@ -104,7 +104,15 @@ class CycleReport:
             "unknown": len(ex.unknown) if ex else 0, "rejected": len(ex.rejected) if ex else 0,
             "new_fills": len(self.fills.new) if self.fills else 0, "error": self.error,
             "timings_ms": {k: round(v * 1000, 1) for k, v in self.timings.items()},
+            "equity_try": self.complete_equity(),  # per-cycle equity history (status's sparkline)
         }
+
+    def complete_equity(self) -> str | None:
+        """This cycle's equity in TRY when every asset was priced (else None: it would fake a drawdown)."""
+        account = self.valuation.account if self.valuation else None
+        if account is None or account.equity_try is None or not account.equity_complete:
+            return None
+        return dec_str(account.equity_try)
 
 
 class _Stopwatch:

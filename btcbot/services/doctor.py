@@ -41,7 +41,8 @@ def doctor_exit_code(checks: Sequence[Check]) -> int:
 
 
 def run_doctor(settings: Settings, now: datetime) -> list[Check]:
-    checks = [_config(settings), _database(settings), _lock(settings), _breaker(settings)]
+    checks = [_config(settings), _database(settings), _venue(settings), _lock(settings), _breaker(settings),
+              _notify(settings)]
     if settings.exchange == "btcturk":
         store = _journal(settings)  # its 429 blocks and rate windows apply to doctor's requests too (R-EX-4)
         try:
@@ -135,6 +136,34 @@ def _breaker(settings: Settings) -> Check:
         return Check("breaker", False, f"open since {info['opened_at']} after {info['failures']} failed cycles; "
                                        f"runs exit 3 without calling the exchange until {info['next_probe_at']}")
     return Check("breaker", True, f"{info['state']} ({info['failures']} failed cycles in the window)")
+
+
+def _venue(settings: Settings) -> Check:
+    """The exchange the state dir belongs to (one state dir, one exchange); another one is exit 2."""
+    from btcbot.services.venue import EXCHANGE_KEY, exchange_mismatch
+
+    if not (settings.state_dir / DB_FILENAME).exists():
+        return Check("state dir", True, f"for {settings.exchange} (no journal yet)")
+    try:
+        store = Store.open_existing(settings.state_dir, select_mode(settings).venue)
+        try:
+            problem = exchange_mismatch(store, settings.exchange, settings.state_dir)
+            recorded = store.get_kv(EXCHANGE_KEY)
+        finally:
+            store.close()
+    except (sqlite3.Error, StateError) as exc:  # the database check says what is wrong
+        return Check("state dir", False, f"unreadable: {describe(exc)}")
+    if problem is not None:
+        return Check("state dir", False, problem, exit_code=2)
+    return Check("state dir", True, f"belongs to {recorded or settings.exchange}"
+                                   + ("" if recorded else " (recorded by the next run)"))
+
+
+def _notify(settings: Settings) -> Check:
+    """Notifications are configured or off (the URL is a secret: never shown)."""
+    if settings.notify_url is None:
+        return Check("notify", True, "off (BTCBOT_NOTIFY_URL not set)")
+    return Check("notify", True, f"{settings.notify_kind} (BTCBOT_NOTIFY_URL set; not shown)")
 
 
 def _lock(settings: Settings) -> Check:

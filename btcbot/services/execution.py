@@ -69,6 +69,7 @@ class ExecutionReport:
     denied: list[Denial] = field(default_factory=list)
     deduped: list[Intent] = field(default_factory=list)
     auth_failed: bool = False
+    codes: dict[str, str] = field(default_factory=dict)  # client order id -> the code its result was recorded with
 
 
 def execute(plan: Plan, ctx: ExecutionContext) -> ExecutionReport:
@@ -127,6 +128,7 @@ def _send(request: OrderRequest, checked: Preflighted, ctx: ExecutionContext, re
 
     def move(event: OrderEvent, code: str, error: Exception | None = None, exid: int | None = None) -> LocalOrder:
         detail = {"error": describe(error)} if error is not None else None
+        report.codes[cid] = code
         return ctx.store.apply_order_event(cid, event, now=ctx.now, cycle_id=ctx.cycle_id, code=code, detail=detail,
                                            exchange_order_id=exid)
 
@@ -183,12 +185,14 @@ def _cancel(cancel: Cancel, ctx: ExecutionContext, report: ExecutionReport) -> N
     except OutcomeUnknown as exc:
         detail = dict(cancel.detail, error=describe(exc))
         report.cancel_requested.append(_request_cancel(cancel, "CANCEL_OUTCOME_UNKNOWN", detail, ctx))
+        report.codes[order.client_order_id] = "CANCEL_OUTCOME_UNKNOWN"
         return
     except ExchangeError as exc:
         store.record([Event(EventKind.EXCHANGE_ERROR, "CANCEL_NOT_SENT", order.symbol, order.client_order_id,
                             {"error": describe(exc)})], ctx.cycle_id, now)
         return
     report.cancel_requested.append(_request_cancel(cancel, cancel.code, cancel.detail, ctx))
+    report.codes[order.client_order_id] = cancel.code
 
 
 def _request_cancel(cancel: Cancel, code: str, detail: dict[str, str], ctx: ExecutionContext) -> LocalOrder:

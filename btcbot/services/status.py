@@ -18,8 +18,10 @@ from btcbot.domain.replace_fsm import ReplaceChain
 from btcbot.services.breaker import breaker_json
 from btcbot.services.guards import account_figures, guard_params
 from btcbot.services.mode import select_mode
+from btcbot.services.status_view import add_operator_view
 from btcbot.services.trailing import trail_params, trail_view
 from btcbot.services.valuation import load_marks
+from btcbot.services.venue import check_exchange
 
 __all__ = ["collect_status"]
 
@@ -29,6 +31,7 @@ def collect_status(settings: Settings, fills: int = 0, now: datetime | None = No
     mode = select_mode(settings)
     store = Store.open_existing(settings.state_dir, mode.venue)  # read-only: creates nothing (SPEC §0.1)
     try:
+        check_exchange(store, settings.exchange, settings.state_dir, None, record=False)
         return _collect(store, settings, mode.label, mode.live, fills, now)
     finally:
         store.close()
@@ -92,6 +95,7 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
         "risk": _risk(store, settings, now),
         "replace_chains": [_chain_json(c) for c in store.chains(limit=10)],
     }
+    add_operator_view(store, data, settings.pnl_timezone, now)
     if fills:
         data["fills"] = [{"trade_id": f.trade_id, "symbol": f.symbol, "side": f.side.value,
                           "price": dec_str(f.price), "quantity": dec_str(f.quantity), "fee": dec_str(f.fee),

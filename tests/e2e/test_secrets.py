@@ -1,18 +1,24 @@
 """Secrets never leak (issue 8 item 17, R-SAFE-4): every command runs with known fake keys -- successful runs,
 exit 2, exit 3, a refused signature and a forced exit 1 -- and stdout, stderr, every `--json` output, the logs,
-the databases (with their WAL) and every other file btcbot wrote are scanned for the key and the secret in
-every form they could take (as given, base64-decoded, hex)."""
+the databases (with their WAL) and every other file btcbot wrote (metrics.prom too) are scanned for the key and
+the secret in every form they could take (as given, base64-decoded, hex). The notification URL is a secret too
+(issue 9): its token is in the path of a local webhook that answers some posts with 500, and it is scanned for
+like the keys, the webhook's own received bodies included."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rig import SYMBOLS, runner
@@ -23,10 +29,12 @@ from btcbot.cli import app
 KEY = "fake-pck-9c1e77a04b"
 SECRET_BYTES = b"fake-secret-5f3a1d-do-not-leak"
 SECRET = base64.b64encode(SECRET_BYTES).decode()
+NOTIFY_TOKEN = "fake-notify-tok-7d1c9e42"
 
 
 def _forms() -> dict[str, bytes]:
-    forms = {"key": KEY.encode(), "key-hex": KEY.encode().hex().encode(),
+    forms = {"notify-token": NOTIFY_TOKEN.encode(), "notify-token-hex": NOTIFY_TOKEN.encode().hex().encode(),
+             "key": KEY.encode(), "key-hex": KEY.encode().hex().encode(),
              "key-b64": base64.b64encode(KEY.encode()), "secret": SECRET.encode(),
              "secret-bytes": SECRET_BYTES, "secret-hex": SECRET_BYTES.hex().encode(),
              "secret-b64-hex": SECRET.encode().hex().encode()}
@@ -53,6 +61,41 @@ class Scanner:
         return [f"{name} in {where}" for where, data in self.seen for name, form in FORMS.items() if form in data]
 
 
+class Webhook:
+    """A local webhook whose path holds the token; every second post is refused with a 500."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.bodies.append(body)
+                self.send_response(500 if len(outer.bodies) % 2 == 0 else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks/{NOTIFY_TOKEN}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.stop()
+
+
 def _env(url: str, state: Path, **extra: str) -> dict[str, str]:
     return {"BTCBOT_EXCHANGE": "btcturk", "BTCTURK_BASE_URL": url, "BTCTURK_API_KEY": KEY,
             "BTCTURK_API_SECRET": SECRET, "BTCBOT_DRY_RUN": "false", "BTCBOT_KILL_SWITCH": "false",
@@ -75,9 +118,10 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_every_command_with_fake_keys_never_shows_or_stores_them(server: SimServer, tmp_path: Path) -> None:
+def test_every_command_with_fake_keys_never_shows_or_stores_them(server: SimServer, webhook: Webhook,
+                                                                   tmp_path: Path) -> None:
     state, scan = tmp_path / "bot", Scanner()
-    env = _env(server.url, state)
+    env = _env(server.url, state, BTCBOT_NOTIFY_URL=webhook.url)
 
     def cli(*args: str, code: int | None = 0, **extra: str) -> None:
         result = runner.invoke(app, list(args), env={**env, **extra})
@@ -125,6 +169,12 @@ def test_every_command_with_fake_keys_never_shows_or_stores_them(server: SimServ
     assert (state / "btcbot.sqlite").exists() and (state / "logs" / "btcbot.log").exists()
     assert "Traceback" in (state / "logs" / "btcbot.log").read_text()  # the forced bug's traceback was kept
     assert sum(where.endswith("stdout") for where, _ in scan.seen) >= 20
+    assert (state / "metrics.prom").exists()
+    kinds = {e["kind"] for body in webhook.bodies for e in json.loads(body)["events"]}
+    assert len(webhook.bodies) >= 2 and "CYCLE_FINISHED" in kinds, kinds  # notifications went out, one refused
+    assert "notification not delivered (HTTP 500)" in (state / "logs" / "btcbot.log").read_text()
+    for i, body in enumerate(webhook.bodies):
+        scan.add(f"webhook body {i}", body)
     assert scan.leaks() == []
 
 

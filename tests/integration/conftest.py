@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from faulty import Rig, open_rig
 
+from btcbot.adapters.sim.server import SimServer
+
 
 @pytest.fixture
 def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
@@ -27,3 +29,21 @@ def flow_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
     yield the_rig
     the_rig[0].store.close()
     sim.close()
+
+
+@pytest.fixture
+def outage(isolated_env: Path, sim_server: SimServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A paper (btcturk) state dir whose last cycle was aborted (exit 3): an ok cycle, then the exchange went away.
+    BTCBOT_EXCHANGE and BTCBOT_SYMBOLS stay set for the test's own commands."""
+    from typer.testing import CliRunner
+
+    from btcbot.cli import app
+
+    monkeypatch.setenv("BTCBOT_EXCHANGE", "btcturk")
+    monkeypatch.setenv("BTCBOT_SYMBOLS", "BTCTRY")
+    monkeypatch.setenv("BTCTURK_BASE_URL", sim_server.url)
+    runner = CliRunner()
+    assert runner.invoke(app, ["run"]).exit_code == 0
+    sim_server.stop()
+    assert runner.invoke(app, ["run"]).exit_code == 3
+    return isolated_env

@@ -7,6 +7,8 @@ import gzip
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -211,6 +213,16 @@ def test_compact_cli_preview_json_says_what_it_keeps_and_why(isolated_env: Path)
 def test_compact_cli_older_than_below_the_minimum_exits_2(isolated_env: Path) -> None:
     result = runner.invoke(app, ["compact", "--older-than", "3", "--apply"])
     assert result.exit_code == 2 and "--older-than" in result.stderr
+
+
+@pytest.mark.parametrize("days", ["3", "ninety"])
+def test_compact_cli_json_usage_error_prints_error_object_exit_2(isolated_env: Path, days: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "btcbot", "compact", "--older-than", days, "--json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    data = json.loads(result.stdout)
+    assert data["exit_code"] == 2 and "--older-than" in data["error"]
+    assert "Traceback" not in result.stderr
 
 
 def test_compact_cli_exits_75_while_another_process_holds_the_lock(isolated_env: Path) -> None:

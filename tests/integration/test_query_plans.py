@@ -36,6 +36,7 @@ def test_cycle_status_and_reconcile_queries_use_an_index_for_every_growing_table
     monkeypatch.setattr(journal.Database, "_connect", traced)
     monkeypatch.setenv("BTCBOT_SIM_STEP_SECONDS", "600")
     monkeypatch.setenv("BTCBOT_POSITION_TTL_MINUTES", "30")  # exit legs: the ladder queries run too
+    monkeypatch.setenv("BTCBOT_NOTIFY_URL", "http://127.0.0.1:9/hook")  # the notifications' queries run too
     for command in (["run"],) * 8 + (["stage4-run"], ["stage7-run"], ["reconcile"], ["status", "--json"]):
         assert runner.invoke(app, command).exit_code in (0, 4)
     conn = sqlite3.connect(isolated_env / "btcbot.sqlite")

@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from btcbot.adapters.sim.server import SimServer
 from btcbot.cli import app
 
 runner = CliRunner()
 
 
-def _last_cycle() -> dict[str, Any]:
-    result = runner.invoke(app, ["status", "--json"])
+def _last_cycle(env: dict[str, str] | None = None) -> dict[str, Any]:
+    result = runner.invoke(app, ["status", "--json"], env=env)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)["last_cycle"]  # type: ignore[no-any-return]
 
@@ -37,11 +38,15 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_exchange_outage_while_bootstrapping_records_aborted_exit_3(previous_ok: int) -> None:
+def test_exchange_outage_while_bootstrapping_records_aborted_exit_3(isolated_env: Path, sim_server: SimServer) -> None:
+    # one state dir, one exchange: a paper (btcturk) journal, first against a reachable server
+    assert runner.invoke(app, ["run"], env={"BTCBOT_EXCHANGE": "btcturk", "BTCTURK_BASE_URL": sim_server.url,
+                                            "BTCBOT_SYMBOLS": "BTCTRY"}).exit_code == 0
+    previous_ok = _last_cycle({"BTCBOT_EXCHANGE": "btcturk"})["id"]
     env = {"BTCBOT_EXCHANGE": "btcturk", "BTCTURK_BASE_URL": f"http://127.0.0.1:{_closed_port()}"}
     result = runner.invoke(app, ["run"], env=env)  # paper venue: loads the rules from the exchange first
     assert result.exit_code == 3, result.output
-    last = _last_cycle()
+    last = _last_cycle(env)
     assert last["id"] > previous_ok
     assert (last["outcome"], last["exit_code"]) == ("aborted", 3)
     assert last["finished_at"] is not None
