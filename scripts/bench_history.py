@@ -15,8 +15,9 @@ integrity check), then `--runs` times, alternating the two sides and their order
 the goal is grown / empty <= 1.1 (README, Benchmarks). The copy keeps the grown dir untouched.
 
 `--plans` instead runs, in this process on a copy of the grown dir, a cycle with the market moving, a no-op
-cycle, a stage-4 cycle, `status` and a `reconcile` preview, records every SQL statement they execute, and prints
-each distinct SELECT with its calls, its time on the grown journal and its `EXPLAIN QUERY PLAN`.
+cycle, a stage-4 cycle (each with what `run` does after it: metrics.prom and a notification to a closed local
+port), `status` and a `reconcile` preview, records every SQL statement they execute, and prints each distinct
+SELECT with its calls, its time on the grown journal and its `EXPLAIN QUERY PLAN`.
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ def _plans(state_dir: Path) -> None:
 
     journal.Database._connect = traced  # type: ignore[method-assign]
     os.environ["BTCBOT_SIM_STEP_SECONDS"] = "300"
+    os.environ["BTCBOT_NOTIFY_URL"] = "http://127.0.0.1:9/hook"  # notifications on: their queries are traced too
     for _ in range(12):  # untraced: until a position is open (its exit queries run then)
         phase[0] = "setup"
         with open_deps(load_settings(None, state_dir=state_dir)) as deps:
@@ -152,11 +154,13 @@ def _plans(state_dir: Path) -> None:
         if name == "status":
             collect_status(settings)
             continue
-        with open_deps(settings) as deps:
-            if run:
-                run_cycle(deps, (stage3_config if run == "3" else stage4_config)(settings))
-            else:
+        if not run:
+            with open_deps(settings) as deps:
                 run_reconcile(deps, False, search_budget(settings))
+            continue
+        stage = (stage3_config if run == "3" else stage4_config)(settings)
+        with open_deps(settings, record_failure_as=stage.name) as deps:  # as `btcbot run`: then metrics.prom
+            run_cycle(deps, stage)
     journal.Database._connect = connect  # type: ignore[method-assign]
     conn = sqlite3.connect(f"{state_dir.absolute().as_uri()}/btcbot.sqlite?mode=ro", uri=True)
     for shape, (sql, counts) in sorted(seen.items(), key=lambda kv: -_timed(conn, kv[1][0])):

@@ -210,13 +210,15 @@ CREATE INDEX replace_chains_cycle ON replace_chains (cycle_id);
 
 # A year of history (R-PERF, issue 10): indexes for the per-cycle and `status` queries that still scanned a
 # table (a position's latest filled buy, the replace-chain steps of a cycle, the day's realized PnL, terminal
-# orders whose fills disagree with the venue); row counters kept by triggers so that `status` counts rows
-# without counting them; the record of `btcbot compact`'s archives.
+# orders whose fills disagree with the venue, a venue's latest cycles when paper and live share the journal);
+# row counters kept by triggers so that `status` counts rows without counting them; the record of `btcbot
+# compact`'s archives.
 M006_SCALE = """
 CREATE INDEX orders_symbol_side_created ON orders (venue, symbol, side, created_at);
 CREATE INDEX orders_fill_gap ON orders (venue, updated_at) WHERE filled_quantity != exchange_filled;
 CREATE INDEX replace_chains_venue_cycle ON replace_chains (venue, cycle_id, updated_at);
 CREATE INDEX fills_venue_ts ON fills (venue, ts);
+CREATE INDEX cycles_venue_id ON cycles (venue, id);
 CREATE TABLE row_counts (
     name TEXT PRIMARY KEY,
     n INTEGER NOT NULL
