@@ -14,18 +14,17 @@ from btcbot.adapters.sqlite.db import ensure_private_dir
 from btcbot.adapters.sqlite.store import Store
 from btcbot.config import Settings
 from btcbot.domain.errors import ConfigError
-from btcbot.domain.guards import GuardParams
-from btcbot.domain.models import TradingState
 from btcbot.domain.planner import PlanParams
 from btcbot.domain.reconcile import SearchBudget
 from btcbot.domain.risk import RiskParams
-from btcbot.domain.strategies.allocation import AllocationParams, TargetAllocation, default_weights
 from btcbot.domain.strategies.exits import ExitParams
 from btcbot.domain.strategies.profit_capture import ProfitCapture, ProfitCaptureParams
 from btcbot.domain.strategies.touch_maker import TouchMaker
 from btcbot.ports import Exchange
 from btcbot.services.after_run import after_run, deliver, last_event_id
-from btcbot.services.cycle import Deps, Mode, StageConfig
+from btcbot.services.cycle import Deps, StageConfig
+from btcbot.services.guards import guard_params
+from btcbot.services.mode import Mode, select_mode
 from btcbot.services.run_record import record_failed_start
 from btcbot.services.venue import check_exchange
 
@@ -45,19 +44,6 @@ PAPER_DB_FILENAME = "paper.sqlite"
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-def select_mode(settings: Settings) -> Mode:
-    """R-SAFE-1: live only when every gate holds. With only the kill switch on, a live venue still gets
-    cancels (the kill switch blocks new submits); any other missing gate means dry-run."""
-    missing = tuple(settings.missing_live_gates())
-    only_kill_switch = bool(missing) and all(m.startswith("BTCBOT_KILL_SWITCH") for m in missing)
-    live_venue = "btcturk" if settings.exchange == "btcturk" else "sim"
-    if not missing:
-        return Mode(live_venue, True, ())
-    if only_kill_switch:
-        return Mode(live_venue, True, missing, submits_blocked="GATE_KILL_SWITCH")
-    return Mode("sim" if settings.exchange == "sim" else "paper", False, missing)
 
 
 def stage3_config(settings: Settings) -> StageConfig:
@@ -91,14 +77,11 @@ def stage4_config(settings: Settings) -> StageConfig:
     )
 
 
-def guard_params(settings: Settings) -> GuardParams:
-    return GuardParams(settings.max_drawdown_pct, settings.daily_loss_cap_try,
-                       TradingState(settings.risk_breach_state), settings.pnl_timezone)
-
-
 def stage7_config(settings: Settings) -> StageConfig:
     """Stage 7: stage 3's risk, planner and execution settings with the target-allocation strategy and hard
     idempotency keys (the same cycle and execution core)."""
+    from btcbot.domain.strategies.allocation import AllocationParams, TargetAllocation, default_weights
+
     weights = settings.target_weights or default_weights(settings.symbols)
     allocation = AllocationParams(weights, settings.rebalance_band_bps, tuple(settings.symbols),
                                   settings.max_order_notional_try, settings.max_cycle_notional_try,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from btcbot.cli import backtest, ops, run, sim, stage7
+from btcbot.cli import backtest, compact, ops, run, sim, stage7
 
 __all__ = ["app", "main"]
 
@@ -16,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: typer's rich help would import rich.markdown et al. (~50 ms per --help)
     context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command and sub-command
 )
 
@@ -42,6 +43,7 @@ ops.register(app)
 sim.register(app)
 stage7.register(app)
 backtest.register(app)
+compact.register(app)
 
 
 def main() -> None:

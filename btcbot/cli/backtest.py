@@ -23,7 +23,7 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the fill model's v
 EveryOpt = Annotated[int, typer.Option("--every", min=1, help="Run a cycle every N candles (default: each).")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a setting: KEY=VALUE (repeatable).")]
 CsvOpt = Annotated[Path | None, typer.Option("--equity-csv", help="Write the equity curve as CSV.")]
-PngOpt = Annotated[Path | None, typer.Option("--png", help="Write the equity curve as PNG (extra btcbot\\[plot]).")]
+PngOpt = Annotated[Path | None, typer.Option("--png", help="Write the equity curve as PNG (extra btcbot[plot]).")]
 
 
 @backtest_app.callback(invoke_without_command=True)
@@ -47,9 +47,9 @@ def backtest(ctx: typer.Context, sample: SampleOpt = False, candles: CandlesOpt 
     render_backtest(run_with_progress(spec), as_json=as_json, equity_csv=equity_csv, png=png)
 
 
-GridOpt = Annotated[Path, typer.Option("--grid", help="TOML file with a \\[grid] table: setting = \\[values, ...].")]
+GridOpt = Annotated[Path, typer.Option("--grid", help="TOML file with a [grid] table: setting = [values, ...].")]
 JobsOpt = Annotated[int | None, typer.Option("--jobs", min=1, help="Local worker processes (default: CPUs).")]
-DaskOpt = Annotated[str | None, typer.Option("--dask-scheduler", help="Run on a Dask cluster (extra btcbot\\[dask]).")]
+DaskOpt = Annotated[str | None, typer.Option("--dask-scheduler", help="Run on a Dask cluster (extra btcbot[dask]).")]
 SortOpt = Annotated[str, typer.Option("--sort-by", help="Report key the table is sorted by (largest first).")]
 
 
@@ -61,7 +61,7 @@ def sweep(grid: GridOpt, sample: SampleOpt = False, candles: CandlesOpt = None, 
           as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Run one backtest per point of a parameter grid, on local processes or a Dask cluster.
 
-    The grid file maps setting names to lists of values, e.g. `\\[grid]` / `min_profit_bps = ["30", "50"]` /
+    The grid file maps setting names to lists of values, e.g. `[grid]` / `min_profit_bps = ["30", "50"]` /
     `order_notional_try = ["150", "250"]`: one backtest per combination. Every point is validated first
     (exit 2 names the bad one). Without --candles the sweep replays the sample. --json prints
     [{"params": {...}, "report": {...}}] in grid order."""

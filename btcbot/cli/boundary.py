@@ -11,11 +11,8 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,7 +21,6 @@ import typer
 
 from btcbot.cli.exit_codes import BUG
 from btcbot.domain.errors import describe
-from btcbot.logsetup import FILE_ONLY, log_file
 
 __all__ = ["fail", "private_files", "quiet_pipe", "report_bug", "run_main", "silence_stdout", "stdout_gone"]
 
@@ -46,6 +42,12 @@ def report_bug(exc: BaseException, as_json: bool) -> int:
 
 
 def _keep_traceback(exc: BaseException) -> str:
+    import logging  # here, not at import: `btcbot --help` stays fast
+    import tempfile
+    import traceback
+
+    from btcbot.logsetup import FILE_ONLY, log_file
+
     path = log_file()
     if path is not None:
         logging.getLogger("btcbot").error("unexpected error: %s", describe(exc), exc_info=exc,
@@ -121,8 +123,9 @@ def run_main(app: Any, args: Sequence[str]) -> int:
             return report_bug(exc, as_json)
         silence_stdout()
         return 0
-    except SystemExit as exc:  # rich consoles outside btcbot's (typer's --help) exit 1 on a closed pipe,
-        if exc.code == 1 and _stdout_is_devnull():  # after pointing stdout at /dev/null
+    except SystemExit as exc:  # typer's own output (--help) on a closed pipe exits 1: click's echo on EPIPE,
+        if exc.code == 1 and (_stdout_is_devnull() or stdout_gone()):  # a rich console after using /dev/null
+            silence_stdout()
             return 0
         raise
     except ClickException as exc:  # usage errors: typer's own message, plus the JSON error

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -14,9 +14,11 @@ from btcbot.domain.models import Intent, LocalOrder
 from btcbot.domain.money import dec_str, to_decimal
 from btcbot.domain.symbols import SymbolRules
 from btcbot.services.breaker import breaker_json
-from btcbot.services.cycle import CycleReport
-from btcbot.services.execution import ExecutionReport
-from btcbot.services.recovery import Difference, RecoveryReport
+
+if TYPE_CHECKING:  # `status` renders without importing the cycle
+    from btcbot.services.cycle import CycleReport
+    from btcbot.services.execution import ExecutionReport
+    from btcbot.services.recovery import Difference, RecoveryReport
 
 __all__ = ["breaker_text", "console", "cycle_json", "recovery_json", "render_checks", "render_cycle", "render_recovery"]
 

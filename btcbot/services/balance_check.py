@@ -67,23 +67,25 @@ def check_balances(store: Store, balances: Mapping[str, Balance] | None, symbols
                    tolerance_bps: Decimal, reduce_only: bool, now: datetime, cycle_id: int | None) -> list[Mismatch]:
     if balances is None:
         return []
-    implied = implied_now(store, now)
-    if implied is None:
-        set_baseline(store, balances, now)
-        return []
-    actual = {a: b.total for a, b in balances.items()}
-    mismatches = compare_balances(implied, actual, managed_assets(symbols), tolerance_bps)
-    pending = fills_pending(store, now) if mismatches else set()
-    previous = int(store.get_kv(STREAK_KEY) or "0")
-    streak = previous + 1 if any(m.asset not in pending for m in mismatches) else previous if mismatches else 0
-    store.set_kv(STREAK_KEY, str(streak), now)
-    store.record([Event(EventKind.BALANCE_MISMATCH, "BALANCE_MISMATCH", m.asset, None,
-                        {"implied": dec_str(m.implied), "actual": dec_str(m.actual),
-                         "difference": dec_str(m.difference), "consecutive_cycles": str(streak),
-                         "fills_pending": str(m.asset in pending).lower()})
-                  for m in mismatches], cycle_id, now)
-    if streak >= 2 and reduce_only:
-        store.set_trading_state(TradingState.REDUCE_ONLY, "BALANCE_MISMATCH", cycle_id, now)
+    with store.db.atomic():  # the running sum, the streak, the events and a state change: one commit
+        implied = implied_now(store, now)
+        if implied is None:
+            set_baseline(store, balances, now)
+            return []
+        actual = {a: b.total for a, b in balances.items()}
+        mismatches = compare_balances(implied, actual, managed_assets(symbols), tolerance_bps)
+        pending = fills_pending(store, now) if mismatches else set()
+        previous = int(store.get_kv(STREAK_KEY) or "0")
+        streak = previous + 1 if any(m.asset not in pending for m in mismatches) else previous if mismatches else 0
+        if streak != previous or store.get_kv(STREAK_KEY) is None:
+            store.set_kv(STREAK_KEY, str(streak), now)
+        store.record([Event(EventKind.BALANCE_MISMATCH, "BALANCE_MISMATCH", m.asset, None,
+                            {"implied": dec_str(m.implied), "actual": dec_str(m.actual),
+                             "difference": dec_str(m.difference), "consecutive_cycles": str(streak),
+                             "fills_pending": str(m.asset in pending).lower()})
+                      for m in mismatches], cycle_id, now)
+        if streak >= 2 and reduce_only:
+            store.set_trading_state(TradingState.REDUCE_ONLY, "BALANCE_MISMATCH", cycle_id, now)
     return mismatches
 
 

@@ -37,6 +37,7 @@ from btcbot.services.guards import enforce_guards
 from btcbot.services.ledger import FillsReport, check_fill_totals, fills_since
 from btcbot.services.lifecycle import plan_lifecycle
 from btcbot.services.market import load_rules, refresh
+from btcbot.services.mode import Mode
 from btcbot.services.reconcile import ReconcileReport, reconcile_orders
 from btcbot.services.trailing import advance_trails, trail_params
 from btcbot.services.valuation import Valuation, value_account
@@ -44,22 +45,6 @@ from btcbot.services.valuation import Valuation, value_account
 __all__ = ["CycleReport", "Deps", "Mode", "StageConfig", "run_cycle"]
 
 log = logging.getLogger("btcbot.cycle")
-
-
-@dataclass(frozen=True, slots=True)
-class Mode:
-    """Where orders go. `live` means real orders on the venue; otherwise they are recorded as dry-run."""
-
-    venue: str  # "sim", "paper" or "btcturk"
-    live: bool
-    missing_gates: tuple[str, ...]
-    submits_blocked: str | None = None  # e.g. GATE_KILL_SWITCH: live venue, cancels only
-
-    @property
-    def label(self) -> str:
-        if not self.live:
-            return "dry-run"
-        return "live (cancel-only)" if self.submits_blocked else "live"
 
 
 @dataclass(slots=True)
@@ -147,20 +132,17 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
     exchange trouble: the report carries outcome and exit code (3 = aborted safely; also while the circuit
     breaker is open, when nothing is sent). Its outcome is counted by the circuit breaker."""
     store, exchange, now = deps.store, deps.exchange, deps.clock.now()
-    report = CycleReport(store.start_cycle(stage.name, deps.mode.label, now), stage.name, deps.mode,
+    mode = Event(EventKind.MODE_SELECTED, deps.mode.label.upper().replace(" ", "_"),
+                 detail={"venue": deps.mode.venue, "missing_gates": "; ".join(deps.mode.missing_gates)})
+    report = CycleReport(store.start_cycle(stage.name, deps.mode.label, now, [mode]), stage.name, deps.mode,
                          stage.symbols, now)
     cid, watch = report.cycle_id, _Stopwatch(report)
-    store.record([Event(EventKind.MODE_SELECTED, deps.mode.label.upper().replace(" ", "_"),
-                        detail={"venue": deps.mode.venue, "missing_gates": "; ".join(deps.mode.missing_gates)})],
-                 cid, now)
     breaker = breaker_params(deps.settings)
     try:
         admit_cycle(store, breaker, now, cid)  # an open breaker raises BreakerOpen: nothing is sent
         rules = load_rules(exchange, store, stage.symbols, now)
         fresh = refresh(exchange, stage.symbols, rules, now, stage.max_data_age, fills_since(store, now))
         store.record(fresh.events, cid, now)
-        if fresh.snapshot.balances is not None:
-            store.save_balances(cid, list(fresh.snapshot.balances.values()), now)
         report.snapshot = fresh.snapshot
         watch.lap("refresh", f"books={len(fresh.snapshot.books)} stale={len(fresh.snapshot.stale)} "
                              f"open={len(fresh.open_orders)}")
@@ -171,24 +153,29 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
                                    new=store.record_fills(fresh.fills or [], now, cid))
         report.fills.discrepancies = check_fill_totals(store, now, cid)
         report.positions = positions = store.positions()
-        report.valuation = value_account(fresh.snapshot, store, now)
-        report.balance_mismatches = check_balances(
-            store, fresh.snapshot.balances, stage.symbols, deps.settings.balance_tolerance_bps,
-            deps.settings.balance_mismatch_reduce_only, now, cid)
+        with store.db.atomic(durable=False):  # balance snapshot, marks, equity, balance check: bookkeeping
+            if fresh.snapshot.balances is not None:
+                store.save_balances(cid, list(fresh.snapshot.balances.values()), now)
+            report.valuation = value_account(fresh.snapshot, store, now)
+            report.balance_mismatches = check_balances(
+                store, fresh.snapshot.balances, stage.symbols, deps.settings.balance_tolerance_bps,
+                deps.settings.balance_mismatch_reduce_only, now, cid)
         watch.lap("reconcile", f"settled={len(report.reconcile.settled)} new_fills={len(report.fills.new)}")
 
-        report.trading_state = state = enforce_guards(store, stage.guards, report.valuation, now, cid)
-        trails = advance_trails(store, fresh.snapshot, positions, trail_params(deps.settings), cid, now)
-        legs = _exit_legs(store, positions)
-        report.intents = intents = stage.strategy.decide(fresh.snapshot, positions, legs, trails)
-        store.record([_intent_event(i) for i in intents], cid, now)
-        ours = store.orders(IN_FLIGHT | LIVE, include_external=False)
-        last_fills = {s: p.last_fill_at for s, p in positions.items() if p.last_fill_at is not None}
-        decision = filter_intents(intents, fresh.snapshot, positions, ours, last_fills, state, stage.risk)
-        report.plan = the_plan = plan_lifecycle(store, decision.accepted, ours, fresh.snapshot, now, stage.plan, cid)
-        report.denials = decision.denials + the_plan.blocked
-        store.record([_drop_event(d, "risk") for d in decision.denials]
-                     + [_drop_event(d, "plan") for d in the_plan.blocked], cid, now)
+        with store.db.atomic(durable=False):  # decisions and chain moves; execution's commits make them durable
+            report.trading_state = state = enforce_guards(store, stage.guards, report.valuation, now, cid)
+            trails = advance_trails(store, fresh.snapshot, positions, trail_params(deps.settings), cid, now)
+            legs = _exit_legs(store, positions)
+            report.intents = intents = stage.strategy.decide(fresh.snapshot, positions, legs, trails)
+            store.record([_intent_event(i) for i in intents], cid, now)
+            ours = store.orders(IN_FLIGHT | LIVE, include_external=False)
+            last_fills = {s: p.last_fill_at for s, p in positions.items() if p.last_fill_at is not None}
+            decision = filter_intents(intents, fresh.snapshot, positions, ours, last_fills, state, stage.risk)
+            report.plan = the_plan = plan_lifecycle(store, decision.accepted, ours, fresh.snapshot, now,
+                                                    stage.plan, cid)
+            report.denials = decision.denials + the_plan.blocked
+            store.record([_drop_event(d, "risk") for d in decision.denials]
+                         + [_drop_event(d, "plan") for d in the_plan.blocked], cid, now)
         watch.lap("decide", f"intents={len(intents)} dropped={len(report.denials)} "
                             f"submits={len(the_plan.submits)} cancels={len(the_plan.cancels)}")
 
@@ -224,9 +211,9 @@ def run_cycle(deps: Deps, stage: StageConfig) -> CycleReport:
     except BaseException as exc:  # a bug or an interrupt: the journal must not say "ok"
         report.outcome, report.exit_code, report.error = "failed", 1, describe(exc)
         raise
-    finally:
-        note_cycle(store, breaker, report.breaker_outcome, deps.clock.now(), cid)
-        store.finish_cycle(cid, report.outcome, report.exit_code, report.summary(), deps.clock.now())
+    finally:  # the breaker's count and the cycle's record: one commit
+        store.finish_cycle(cid, report.outcome, report.exit_code, report.summary(), deps.clock.now(),
+                           first=lambda: note_cycle(store, breaker, report.breaker_outcome, deps.clock.now(), cid))
     return report
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from btcbot.adapters.sqlite.store import Store, iso
+from btcbot.config import Settings
 from btcbot.domain.account import in_try
 from btcbot.domain.accounting import day_bounds
 from btcbot.domain.errors import ConfigError
@@ -17,9 +18,14 @@ from btcbot.domain.models import TradingState
 from btcbot.domain.money import ZERO, dec_str, to_decimal
 from btcbot.services.valuation import Valuation, load_marks
 
-__all__ = ["ResumeOutcome", "account_figures", "enforce_guards", "resume_trading"]
+__all__ = ["ResumeOutcome", "account_figures", "enforce_guards", "guard_params", "resume_trading"]
 
 LOSS_ACK_KEY = "daily_loss_ack"  # {"day": local date, "realized_try": the day's realized PnL when acknowledged}
+
+
+def guard_params(settings: Settings) -> GuardParams:
+    return GuardParams(settings.max_drawdown_pct, settings.daily_loss_cap_try,
+                       TradingState(settings.risk_breach_state), settings.pnl_timezone)
 
 
 def account_figures(store: Store, params: GuardParams, now: datetime,

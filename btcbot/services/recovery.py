@@ -12,8 +12,8 @@ from btcbot.domain.balances import compare_balances, implied_totals
 from btcbot.domain.breaker import Breaker
 from btcbot.domain.models import Balance, FillReport
 from btcbot.domain.money import dec_str
-from btcbot.domain.order_fsm import TERMINAL
-from btcbot.domain.reconcile import Fix, FixKind, SearchBudget, plan_fixes
+from btcbot.domain.order_fsm import IN_FLIGHT, LIVE
+from btcbot.domain.reconcile import Fix, FixKind, SearchBudget, VenueFacts, plan_fixes
 from btcbot.services.balance_check import fills_pending, implied_now, managed_assets, set_baseline
 from btcbot.services.cycle import Deps
 from btcbot.services.reconcile import apply_fixes, collect_facts
@@ -86,21 +86,33 @@ def run_reconcile(deps: Deps, apply: bool, budget: SearchBudget) -> RecoveryRepo
 
 
 def _differences(deps: Deps, budget: SearchBudget) -> tuple[list[Difference], tuple]:  # type: ignore[type-arg]
+    """Venue facts vs the journal, reading only what can still differ (R-PERF): the non-terminal orders, the
+    terminal ones of the last LOOKBACK that the venue mentions, and the venue's fills of that window."""
     exchange, store, now = deps.exchange, deps.store, deps.clock.now()
-    symbols = list(deps.settings.symbols)
-    orders = [o for o in store.orders() if o.status not in TERMINAL or now - o.updated_at < LOOKBACK]
-    symbols = sorted(set(symbols) | {o.symbol for o in orders})
+    live = store.orders(IN_FLIGHT | LIVE)
+    symbols = sorted(set(deps.settings.symbols) | {o.symbol for o in live} | store.order_symbols_since(now - LOOKBACK))
     open_reports = exchange.open_orders(symbols)
-    since = min([now - LOOKBACK, *(o.created_at for o in orders if o.status not in TERMINAL)])
+    since = min([now - LOOKBACK, *(o.created_at for o in live)])
     venue_fills = exchange.fills(symbols, since=since)
-    facts = collect_facts(exchange, orders, open_reports, symbols, since, venue_fills)
+    facts = collect_facts(exchange, live, open_reports, symbols, since, venue_fills)
+    orders = store.orders_to_reconcile(now - LOOKBACK, *_mentioned(facts, venue_fills))
     fixes = plan_fixes(orders, facts, now, budget, exhaustive=True)
-    known = {f.trade_id for f in store.fills()}
+    known = store.known_trade_ids(f.trade_id for f in venue_fills)
     missing_fills = [f for f in venue_fills if f.trade_id not in known]
     venue_balances: list[Balance] | None = exchange.balances()
     diffs = [_from_fix(f) for f in fixes] + [_from_fill(f) for f in missing_fills]
     diffs += _balance_diffs(store, missing_fills, venue_balances or [], managed_assets(symbols))
     return diffs, (fixes, facts, missing_fills, venue_balances, now)
+
+
+def _mentioned(facts: VenueFacts, fills: list[FillReport]) -> tuple[set[int], set[str]]:
+    """Exchange and client ids of every order the venue reported (open, searched, probed, or in a fill)."""
+    reports = [*facts.open_orders, *(r for rows in facts.history.values() for r in rows), *facts.probes.values()]
+    exchange_ids = {r.exchange_order_id for r in reports} | {f.exchange_order_id for f in fills}
+    exchange_ids |= set(facts.fill_orders.values())
+    client_ids = {r.client_order_id for r in reports if r.client_order_id}
+    client_ids |= {f.client_order_id for f in fills if f.client_order_id} | set(facts.fill_orders)
+    return exchange_ids, client_ids
 
 
 def _from_fix(fix: Fix) -> Difference:

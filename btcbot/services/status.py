@@ -7,7 +7,6 @@ from typing import Any
 
 from btcbot.adapters.lock import lock_held
 from btcbot.adapters.sqlite.store import Store, iso
-from btcbot.bootstrap import guard_params, select_mode
 from btcbot.config import Settings
 from btcbot.domain.account import in_try
 from btcbot.domain.accounting import day_bounds, drawdown_pct, unrealized_pnl
@@ -17,7 +16,8 @@ from btcbot.domain.money import dec_str, to_decimal
 from btcbot.domain.order_fsm import IN_FLIGHT, LIVE
 from btcbot.domain.replace_fsm import ReplaceChain
 from btcbot.services.breaker import breaker_json
-from btcbot.services.guards import account_figures
+from btcbot.services.guards import account_figures, guard_params
+from btcbot.services.mode import select_mode
 from btcbot.services.status_view import add_operator_view
 from btcbot.services.trailing import trail_params, trail_view
 from btcbot.services.valuation import load_marks
@@ -63,9 +63,8 @@ def _collect(store: Store, settings: Settings, label: str, live: bool, fills: in
     equity_text, peak_text = store.get_kv("equity_try"), store.get_kv("peak_equity_try")
     equity = to_decimal(equity_text) if equity_text else None
     peak = to_decimal(peak_text) if peak_text else None
-    row = store.db.query_one("SELECT * FROM cycles ORDER BY id DESC LIMIT 1")
-    counts = {t: int(store.db.query_one(f"SELECT COUNT(*) AS n FROM {t}")["n"])  # type: ignore[index]
-              for t in ("orders", "fills", "events", "cycles")}
+    row = store.last_cycle()
+    counts = store.counts()  # rows in the journal now, kept by triggers: no table is counted (R-PERF)
     state_reason, state_since = store.trading_state_since()
     data: dict[str, Any] = {
         "mode": {"exchange": settings.exchange, "venue": store.venue, "dry_run": not live,

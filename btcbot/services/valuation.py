@@ -35,11 +35,12 @@ def value_account(snapshot: MarketSnapshot, store: Store, now: datetime) -> Valu
     equity = account.equity_try
     peak_text = store.get_kv("peak_equity_try")
     peak = to_decimal(peak_text) if peak_text else None
-    if equity is not None and account.equity_complete:
-        peak = next_peak(peak, equity)
-        store.set_kv("equity_try", dec_str(equity), now)
-        store.set_kv("peak_equity_try", dec_str(peak), now)
-    store.set_kv("marks", json.dumps({s: dec_str(p) for s, p in merged.items()}, sort_keys=True), now)
+    with store.db.atomic():  # one commit for the three
+        if equity is not None and account.equity_complete:
+            peak = next_peak(peak, equity)
+            store.set_kv("equity_try", dec_str(equity), now)
+            store.set_kv("peak_equity_try", dec_str(peak), now)
+        store.set_kv("marks", json.dumps({s: dec_str(p) for s, p in merged.items()}, sort_keys=True), now)
     dd = drawdown_pct(equity, peak) if equity is not None and peak is not None else ZERO
     return Valuation(merged, equity, peak, dd, account.unpriced, account)
 

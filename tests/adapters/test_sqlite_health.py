@@ -82,3 +82,23 @@ def test_zero_byte_file_is_new_unless_btcbot_had_closed_it(tmp_path: Path) -> No
     db.write_bytes(b"")
     with pytest.raises(StateError, match="truncated to 0 bytes"):
         Store.open(tmp_path / "old", "sim")
+
+
+def test_writer_killed_before_its_close_makes_the_next_open_scan_first(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The close checkpoints the WAL and records the clean fingerprint; a writer that dies first (SIGKILL, power
+    loss) leaves its committed frames in the WAL and no new fingerprint: the next writer scans first."""
+    import subprocess
+    import sys
+
+    db = _journal(tmp_path)
+    killed = ("import os, sys; from datetime import UTC, datetime; from pathlib import Path; "
+              "from btcbot.adapters.sqlite.store import Store; "
+              "s = Store.open(Path(sys.argv[1]), 'sim'); s.set_kv('k', 'v', datetime.now(UTC)); os._exit(9)")
+    assert subprocess.run([sys.executable, "-c", killed, str(tmp_path)], check=False).returncode == 9
+    assert not health.is_clean(db)
+    scans = _quick_checks(monkeypatch)
+    store = Store.open(tmp_path, "sim")
+    assert store.get_kv("k") == "v"  # the committed write survived the kill
+    store.close()
+    assert scans == [str(db)] and health.is_clean(db)

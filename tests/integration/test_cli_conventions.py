@@ -75,7 +75,8 @@ def test_help_offers_shell_completion_and_bash_script_completes_commands() -> No
 
 
 DATA_COMMANDS = [["run"], ["stage4-run"], ["stage7-run"], ["stage7-run", "--with-stage4"], ["status"],
-                 ["reconcile"], ["reconcile", "--apply"], ["doctor"], ["backtest", "--sample"],
+                 ["reconcile"], ["reconcile", "--apply"], ["doctor"], ["compact"], ["compact", "--apply"],
+                 ["backtest", "--sample"],
                  ["backtest", "sweep", "--sample", "--grid", "grid.toml"]]
 
 
@@ -128,7 +129,7 @@ def test_closed_pipe_ends_quietly_with_exit_0(args: list[str], journal: Path) ->
 
 
 def test_closed_pipe_keeps_a_failed_cycles_exit_code(journal: Path) -> None:
-    code, err = _with_closed_stdout("run", BTCBOT_TEST_CRASH_AT="tx:Store.save_balances:before",
+    code, err = _with_closed_stdout("run", BTCBOT_TEST_CRASH_AT="tx:run_cycle:before",
                                     BTCBOT_TEST_CRASH_MODE="raise")
     assert code == 1 and err.startswith("btcbot: internal error (CrashPointReached)")
 

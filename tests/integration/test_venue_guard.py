@@ -38,7 +38,7 @@ def sim_state(isolated_env: Path) -> Path:
 
 
 @pytest.mark.parametrize("command", [["run"], ["stage4-run"], ["stage7-run"], ["reconcile"], ["status"],
-                                     ["halt"], ["resume"]], ids=" ".join)
+                                     ["halt"], ["resume"], ["compact", "--apply"]], ids=" ".join)
 def test_other_exchange_on_a_sim_state_dir_exits_2_naming_both(command: list[str], sim_state: Path) -> None:
     before = (sim_state / "btcbot.sqlite").read_bytes()
     result = runner.invoke(app, command, env=BTCTURK)

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from btcbot.adapters.sqlite.mixin import StoreMixin
 from btcbot.adapters.sqlite.mixin import iso as _iso
@@ -20,7 +21,6 @@ from btcbot.domain.events import Event, EventKind
 from btcbot.domain.models import Intent, LocalOrder, Side
 from btcbot.domain.money import dec_str, to_decimal
 from btcbot.domain.order_fsm import OrderEvent, OrderStatus
-from btcbot.domain.planner import ChainMove
 from btcbot.domain.replace_fsm import (
     OPEN_STATES,
     ChainStep,
@@ -29,6 +29,9 @@ from btcbot.domain.replace_fsm import (
     ReplaceState,
     replace_transition,
 )
+
+if TYPE_CHECKING:  # the planner is not needed to read or write chains (status stays light)
+    from btcbot.domain.planner import ChainMove
 
 __all__ = ["ChainsMixin"]
 

@@ -1,8 +1,12 @@
 """Connection setup (WAL, synchronous=FULL, busy_timeout, foreign keys) and the one transaction helper.
 
-`synchronous=FULL`: in WAL mode every COMMIT fsyncs the WAL, so a committed write-ahead row (SUBMITTING) is
-on disk before the order is POSTed, even across a power loss (NORMAL may lose the last commits). Its cost per
-cycle is measured by scripts/bench_sync.py (README, Benchmarks).
+`synchronous=FULL`: in WAL mode a COMMIT fsyncs the WAL, so a committed write-ahead row (SUBMITTING) is on disk
+before the order is POSTed, even across a power loss (NORMAL may lose the last commits). Bookkeeping that is
+always followed by such a commit before anything is sent (a cycle's start, rate-limit stamps, the balance
+snapshot and valuation, the cycle's decisions) commits with `atomic(durable=False)`: it survives a killed process
+like every commit, and the next durable commit (a write-ahead row, a cancel request, the cycle's record at its
+end) fsyncs it with everything before it. A cycle that sends nothing fsyncs once. The cost is measured by
+scripts/bench_sync.py (README, Benchmarks).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class Database:
         self._depth = 0
         self._scratch = False
         self._damaged = False
+        self._relaxed = False
         self._file = None if self.path == ":memory:" else Path(self.path)
         try:
             self.conn = self._connect()
@@ -108,38 +113,81 @@ class Database:
             self._scratch = True
 
     @contextmanager
-    def atomic(self) -> Iterator[sqlite3.Connection]:
-        """Run the block in one transaction; nested calls become savepoints."""
+    def atomic(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """Run the block in one transaction; nested calls become savepoints (and share the outer transaction's
+        durability). `durable=False` commits without waiting for the disk (WAL, synchronous=NORMAL): the
+        transaction survives a killed process, only a power loss before the next durable commit could undo it.
+        Use it only for bookkeeping that precedes a durable commit before anything is sent to an exchange (the
+        cycle ends with one); a write-ahead row refuses it."""
         if self._scratch:
             with self._lock:
                 yield self.conn
             return
         with self._lock:
             top = self._depth == 0
+            relax = top and not durable and self._file is not None and not self.read_only
             if top and testhooks.ARMED:
                 testhooks.crash_point(testhooks.tx_name("before"))
+            level = self._synchronous("NORMAL") if relax else None  # before BEGIN: read when it starts
             try:
-                self.conn.execute("BEGIN IMMEDIATE" if top else f"SAVEPOINT sp{self._depth}")
-            except sqlite3.Error as exc:
-                raise self._translate(exc) from None
-            self._depth += 1
-            try:
-                yield self.conn
-            except BaseException as exc:
-                self._depth -= 1
-                self._rollback()
-                if isinstance(exc, sqlite3.Error):
-                    raise self._translate(exc) from None
-                raise
-            else:
-                self._depth -= 1
-                try:
-                    self.conn.execute("COMMIT" if self._depth == 0 else f"RELEASE sp{self._depth}")
-                except sqlite3.Error as exc:
-                    self._rollback()
-                    raise self._translate(exc) from None
+                yield from self._transaction(top, relax)
+            finally:
+                if level is not None:
+                    self._relaxed = False
+                    self._synchronous(level)
             if top and testhooks.ARMED:
                 testhooks.crash_point(testhooks.tx_name("after"))
+
+    def _transaction(self, top: bool, relax: bool) -> Iterator[sqlite3.Connection]:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE" if top else f"SAVEPOINT sp{self._depth}")
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from None
+        self._depth += 1
+        self._relaxed = self._relaxed or relax
+        try:
+            yield self.conn
+        except BaseException as exc:
+            self._depth -= 1
+            self._rollback()
+            if isinstance(exc, sqlite3.Error):
+                raise self._translate(exc) from None
+            raise
+        else:
+            self._depth -= 1
+            try:
+                self.conn.execute("COMMIT" if self._depth == 0 else f"RELEASE sp{self._depth}")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._translate(exc) from None
+
+    @property
+    def relaxed(self) -> bool:
+        """Inside a transaction that will commit without waiting for the disk (`atomic(durable=False)`)."""
+        return self._relaxed
+
+    def _synchronous(self, level: str) -> str:
+        """Set the connection's synchronous level; return the one it had (FULL unless a caller changed it)."""
+        try:
+            before = str(self.conn.execute("PRAGMA synchronous").fetchone()[0])
+            self.conn.execute(f"PRAGMA synchronous = {level}")
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from None
+        return before
+
+    @contextmanager
+    def foreign_keys_off(self) -> Iterator[None]:
+        """Run the block (whole transactions) without foreign-key enforcement, for a delete whose caller has
+        proved that nothing refers to the rows (SQLite would otherwise search every child table, unindexed,
+        for each deleted row). Only outside a transaction: the pragma is a no-op inside one."""
+        with self._lock:
+            if self._depth or self._scratch:
+                raise StateError("foreign keys can only be switched off outside a transaction")
+            self.conn.execute("PRAGMA foreign_keys = OFF")
+            try:
+                yield
+            finally:
+                self.conn.execute("PRAGMA foreign_keys = ON")
 
     def _rollback(self) -> None:
         """Undo the open transaction (or savepoint); the error being handled is what the caller sees."""

@@ -85,25 +85,25 @@ class FillsMixin(StoreMixin):
         return True
 
     def _link_orphans(self, conn: sqlite3.Connection) -> set[str]:
+        """Link fills recorded before their order was known; the totals of those orders follow."""
         rows = conn.execute(
-            "SELECT f.id, f.symbol, o.id AS oid FROM fills f JOIN orders o ON o.venue = f.venue "
-            "AND o.exchange_order_id = f.exchange_order_id WHERE f.venue = ? AND f.order_id IS NULL",
+            "SELECT f.id, f.symbol, o.id AS oid, o.exchange_order_id AS exid FROM fills f JOIN orders o "
+            "ON o.venue = f.venue AND o.exchange_order_id = f.exchange_order_id WHERE f.venue = ? "
+            "AND f.order_id IS NULL",
             (self.venue,),
         ).fetchall()
         for row in rows:
             conn.execute("UPDATE fills SET order_id = ? WHERE id = ?", (row["oid"], row["id"]))
-        if rows:
-            self._refresh_order_totals(conn, None)
+        self._refresh_order_totals(conn, {int(row["exid"]) for row in rows})
         return {row["symbol"] for row in rows}
 
-    def _refresh_order_totals(self, conn: sqlite3.Connection, exchange_ids: set[int] | None) -> None:
-        sql = "SELECT o.id, f.quantity FROM orders o JOIN fills f ON f.order_id = o.id WHERE o.venue = ?"
-        params: list[object] = [self.venue]
-        if exchange_ids is not None:
-            if not exchange_ids:
-                return
-            sql += f" AND o.exchange_order_id IN ({','.join('?' * len(exchange_ids))})"
-            params.extend(str(e) for e in exchange_ids)
+    def _refresh_order_totals(self, conn: sqlite3.Connection, exchange_ids: set[int]) -> None:
+        """Set `filled_quantity` of the orders with these venue ids to the sum of their recorded fills."""
+        if not exchange_ids:
+            return
+        sql = (f"SELECT o.id, f.quantity FROM orders o JOIN fills f ON f.order_id = o.id WHERE o.venue = ? "
+               f"AND o.exchange_order_id IN ({','.join('?' * len(exchange_ids))})")
+        params: list[object] = [self.venue, *(str(e) for e in sorted(exchange_ids))]
         totals: dict[int, Decimal] = {}
         for row in conn.execute(sql, params).fetchall():
             totals[row["id"]] = totals.get(row["id"], ZERO) + to_decimal(row["quantity"])

@@ -6,6 +6,8 @@ nothing half-applied. A database newer than this code is refused. Money columns 
 
 from __future__ import annotations
 
+import sqlite3
+
 from btcbot.adapters.sqlite.db import Database
 from btcbot.domain.errors import StateError
 
@@ -206,12 +208,48 @@ CREATE INDEX replace_chains_updated ON replace_chains (venue, updated_at);
 CREATE INDEX replace_chains_cycle ON replace_chains (cycle_id);
 """
 
+# A year of history (R-PERF, issue 10): indexes for the per-cycle and `status` queries that still scanned a
+# table (a position's latest filled buy, the replace-chain steps of a cycle, the day's realized PnL, terminal
+# orders whose fills disagree with the venue, a venue's latest cycles when paper and live share the journal);
+# row counters kept by triggers so that `status` counts rows without counting them; the record of `btcbot
+# compact`'s archives.
+M006_SCALE = """
+CREATE INDEX orders_symbol_side_created ON orders (venue, symbol, side, created_at);
+CREATE INDEX orders_fill_gap ON orders (venue, updated_at) WHERE filled_quantity != exchange_filled;
+CREATE INDEX replace_chains_venue_cycle ON replace_chains (venue, cycle_id, updated_at);
+CREATE INDEX fills_venue_ts ON fills (venue, ts);
+CREATE INDEX cycles_venue_id ON cycles (venue, id);
+CREATE TABLE row_counts (
+    name TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+);
+""" + "".join(f"""
+INSERT INTO row_counts (name, n) SELECT '{table}', COUNT(*) FROM {table};
+CREATE TRIGGER {table}_counted_in AFTER INSERT ON {table} BEGIN
+    UPDATE row_counts SET n = n + 1 WHERE name = '{table}'; END;
+CREATE TRIGGER {table}_counted_out AFTER DELETE ON {table} BEGIN
+    UPDATE row_counts SET n = n - 1 WHERE name = '{table}'; END;
+""" for table in ("orders", "fills", "events", "cycles")) + """
+CREATE TABLE archives (
+    id INTEGER PRIMARY KEY,
+    file TEXT NOT NULL UNIQUE,
+    sha256 TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    first_rowid INTEGER NOT NULL,
+    last_rowid INTEGER NOT NULL,
+    cutoff TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_rate_limit_windows", M002_RATE_WINDOWS),  # request stamps of the client's windows (R-EX-4)
     ("m003_trailing_marks", M003_TRAILING_MARKS),  # armed trailing stops: high-water mark per open position
     ("m004_history_indexes", M004_HISTORY_INDEXES),
     ("m005_replace_chains", M005_REPLACE_CHAINS),  # persisted cancel/replace steps old → new (R-LIFE)
+    ("m006_scale_indexes_counts_archives", M006_SCALE),  # a year of history stays cheap; `btcbot compact`
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -223,11 +261,24 @@ def migrate(db: Database) -> int:
         if version <= current:
             continue
         with db.atomic() as conn:
-            for statement in sql.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _statements(sql):
+                conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
     return SCHEMA_VERSION
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into complete statements (a trigger body holds `;` of its own)."""
+    statements, pending = [], ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError(f"incomplete statement in a migration: {pending.strip()[:60]!r}")
+    return statements
 
 
 def require_current(db: Database) -> int:

@@ -17,12 +17,15 @@ from typing import Any
 
 from btcbot.adapters.sqlite.breaker import BreakerMixin
 from btcbot.adapters.sqlite.chains import ChainsMixin
+from btcbot.adapters.sqlite.compaction import CompactionMixin
 from btcbot.adapters.sqlite.db import Database, ensure_private_dir
 from btcbot.adapters.sqlite.fills import FillsMixin
 from btcbot.adapters.sqlite.idempotency import IdempotencyMixin
+from btcbot.adapters.sqlite.lookups import LookupsMixin
 from btcbot.adapters.sqlite.migrations import migrate
 from btcbot.adapters.sqlite.mixin import iso, parse_iso
 from btcbot.adapters.sqlite.trails import TrailsMixin
+from btcbot.domain.errors import StateError
 from btcbot.domain.events import Event, EventKind
 from btcbot.domain.ids import event_id
 from btcbot.domain.models import Balance, LocalOrder, OrderMethod, Side, TradingState
@@ -40,7 +43,7 @@ def _d(text: str) -> Decimal:
     return to_decimal(text)
 
 
-class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin):
+class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin, LookupsMixin, CompactionMixin):
     """Persistence for one venue. Use `Store.open(state_dir, venue)`."""
 
     def __init__(self, db: Database, venue: str) -> None:
@@ -119,20 +122,28 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin
         return self.db.query(sql + " ORDER BY id", tuple(params))
 
     # -- cycles ----------------------------------------------------------------------------------------
-    def start_cycle(self, stage: str, mode: str, now: datetime) -> int:
-        with self.db.atomic() as conn:
+    def start_cycle(self, stage: str, mode: str, now: datetime, events: Iterable[Event] = ()) -> int:
+        """Record a cycle's start, with its CYCLE_STARTED event and `events`, in one transaction (not waited
+        for on disk: the run's later durable commits carry it, R-STATE-3)."""
+        with self.db.atomic(durable=False) as conn:
             cur = conn.execute(
                 "INSERT INTO cycles (stage, mode, venue, started_at) VALUES (?, ?, ?, ?)",
                 (stage, mode, self.venue, iso(now)),
             )
             cycle_id = int(cur.lastrowid or 0)
             self._insert_event(conn, Event(EventKind.CYCLE_STARTED, stage, detail={"mode": mode}), cycle_id, now)
+            for event in events:
+                self._insert_event(conn, event, cycle_id, now)
         return cycle_id
 
     def finish_cycle(
-        self, cycle_id: int, outcome: str, exit_code: int, summary: dict[str, Any], now: datetime
+        self, cycle_id: int, outcome: str, exit_code: int, summary: dict[str, Any], now: datetime,
+        first: Callable[[], object] | None = None,
     ) -> None:
+        """Record the cycle's outcome; `first` (e.g. the circuit breaker's count) runs in the same transaction."""
         with self.db.atomic() as conn:
+            if first is not None:
+                first()
             conn.execute(
                 "UPDATE cycles SET finished_at = ?, outcome = ?, exit_code = ?, summary = ? WHERE id = ?",
                 (iso(now), outcome, exit_code, json.dumps(summary, sort_keys=True, default=str), cycle_id),
@@ -244,8 +255,9 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin
         return {r["window_key"]: [parse_iso(s) for s in json.loads(r["stamps"])] for r in rows}
 
     def save_windows(self, windows: Mapping[str, Sequence[datetime]]) -> None:
-        """Replace the stamps of the given window keys; an empty list removes the key."""
-        with self.db.atomic() as conn:
+        """Replace the stamps of the given window keys; an empty list removes the key. Not waited for on disk:
+        the stamps must survive a killed run (they do); after a power loss their window is long over."""
+        with self.db.atomic(durable=False) as conn:
             conn.executemany("DELETE FROM rate_limit_windows WHERE window_key = ?",
                              [(key,) for key, stamps in windows.items() if not stamps])
             conn.executemany(
@@ -259,6 +271,8 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin
                      event_key: str | None = None) -> None:
         """Write-ahead: the order row and its event commit before any network call (R-EXEC-3); `event_key`
         makes the event's id deterministic."""
+        if self.db.relaxed:
+            raise StateError("an order row must commit durably: not inside atomic(durable=False)")
         with self.db.atomic() as conn:
             conn.execute(
                 "INSERT INTO orders (client_order_id, exchange_order_id, venue, stage, symbol, side, method, "
@@ -365,9 +379,10 @@ class Store(FillsMixin, TrailsMixin, IdempotencyMixin, BreakerMixin, ChainsMixin
 
     def orders_with_fill_gap(self, updated_since: datetime) -> list[LocalOrder]:
         """Terminal orders updated since `updated_since` whose recorded fills differ from the venue's filled
-        figure (money columns are canonical strings, so string inequality is decimal inequality)."""
+        figure (money columns are canonical strings, so string inequality is decimal inequality). `+status`
+        keeps the planner on the partial index of such orders (there are few) instead of every recent order."""
         rows = self.db.query(
-            "SELECT * FROM orders WHERE venue = ? AND status IN (?, ?) AND filled_quantity != exchange_filled "
+            "SELECT * FROM orders WHERE venue = ? AND +status IN (?, ?) AND filled_quantity != exchange_filled "
             "AND updated_at >= ? ORDER BY id",
             (self.venue, OrderStatus.FILLED.value, OrderStatus.CANCELED.value, iso(updated_since)),
         )
