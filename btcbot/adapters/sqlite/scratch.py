@@ -19,10 +19,19 @@ from datetime import datetime, timedelta
 
 from btcbot.adapters.sqlite.db import Database
 from btcbot.adapters.sqlite.migrations import migrate
+from btcbot.adapters.sqlite.scratch_db import ScratchDatabase
 from btcbot.adapters.sqlite.store import Store
+from btcbot.domain.replace_fsm import ReplaceChain
 from btcbot.domain.symbols import SymbolRules
 
 __all__ = ["ScratchStore"]
+
+# Reads of the cycle that the journal's own indexes serve by scanning the venue's history (a cost that grows
+# with every cycle of a year-long backtest); see README, Backtests.
+_SCRATCH_INDEXES = """
+CREATE INDEX scratch_orders_buys ON orders (venue, symbol, side, created_at);
+CREATE INDEX scratch_orders_gap ON orders (venue, status, updated_at) WHERE filled_quantity != exchange_filled;
+"""
 
 
 class ScratchStore(Store):
@@ -36,8 +45,9 @@ class ScratchStore(Store):
 
     @classmethod
     def create(cls, venue: str) -> ScratchStore:
-        db = Database(":memory:")
+        db = ScratchDatabase(unwatched=("kv",))  # get_kv below remembers its own
         migrate(db)
+        db.conn.executescript(_SCRATCH_INDEXES)
         db.make_scratch()
         return cls(db, venue)
 
@@ -49,6 +59,15 @@ class ScratchStore(Store):
         if key not in self._kv:
             self._kv[key] = super().get_kv(key)
         return self._kv[key]
+
+    def chains(self, *, cycle_id: int | None = None, limit: int | None = None) -> list[ReplaceChain]:
+        """The same rows in the same order as `Store.chains`; a cycle's steps are found by their cycle (`+venue`
+        keeps SQLite from walking the venue's whole history by `updated_at` to spare the sort)."""
+        if cycle_id is None:
+            return super().chains(limit=limit)
+        with self.db.atomic() as conn:
+            return self._chains(conn, "+venue = ? AND cycle_id = ? ORDER BY updated_at DESC, id DESC",
+                                (self.venue, cycle_id))
 
     def cached_rules(self, now: datetime, ttl: timedelta) -> dict[str, SymbolRules] | None:
         if self._rules is None or not self._rules_at or any(at + ttl < now for at in self._rules_at):
