@@ -14,17 +14,25 @@ throwaway, single-writer database allows:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
 
-from btcbot.adapters.sqlite.db import Database
 from btcbot.adapters.sqlite.migrations import migrate
 from btcbot.adapters.sqlite.scratch_db import ScratchDatabase
 from btcbot.adapters.sqlite.store import Store
-from btcbot.domain.replace_fsm import ReplaceChain
+from btcbot.domain.accounting import Position
+from btcbot.domain.breaker import Breaker
+from btcbot.domain.models import LocalOrder
+from btcbot.domain.order_fsm import OrderStatus
+from btcbot.domain.replace_fsm import ChainStep, ReplaceChain
+from btcbot.domain.strategies.trailing import Trail
 from btcbot.domain.symbols import SymbolRules
 
 __all__ = ["ScratchStore"]
+
+_T = TypeVar("_T")
+_MEMOS = 64  # remembered reads (those keyed by a time change every cycle: forget them all now and then)
 
 # Reads of the cycle that the journal's own indexes serve by scanning the venue's history (a cost that grows
 # with every cycle of a year-long backtest); see README, Backtests.
@@ -37,8 +45,10 @@ CREATE INDEX scratch_orders_gap ON orders (venue, status, updated_at) WHERE fill
 class ScratchStore(Store):
     """Create with `ScratchStore.create(venue)`; discard it after an error."""
 
-    def __init__(self, db: Database, venue: str) -> None:
+    def __init__(self, db: ScratchDatabase, venue: str) -> None:
         super().__init__(db, venue)
+        self._scratch_db = db
+        self._memos: dict[tuple[object, ...], tuple[tuple[int, ...], Any]] = {}
         self._kv: dict[str, str | None] = {}
         self._rules: dict[str, SymbolRules] | None = None
         self._rules_at: list[datetime] = []
@@ -59,6 +69,43 @@ class ScratchStore(Store):
         if key not in self._kv:
             self._kv[key] = super().get_kv(key)
         return self._kv[key]
+
+    def _memo(self, key: tuple[object, ...], tables: tuple[str, ...], read: Callable[[], _T]) -> _T:
+        """`read()` (a pure function of `tables` and `key`), or what it returned while `tables` did not change."""
+        versions = self._scratch_db.versions(tables)
+        hit = self._memos.get(key)
+        if hit is not None and hit[0] == versions:
+            return cast(_T, hit[1])
+        if len(self._memos) >= _MEMOS:
+            self._memos.clear()
+        value = read()
+        self._memos[key] = (versions, value)
+        return value
+
+    def orders(self, statuses: Iterable[OrderStatus] | None = None, symbol: str | None = None,
+               include_external: bool = True, exit_kinds: Iterable[str] | None = None,
+               created_since: datetime | None = None) -> list[LocalOrder]:
+        wanted = None if statuses is None else frozenset(statuses)
+        kinds = None if exit_kinds is None else frozenset(exit_kinds)
+        return list(self._memo(("orders", wanted, symbol, include_external, kinds, created_since), ("orders",),
+                               lambda: super(ScratchStore, self).orders(wanted, symbol, include_external, kinds,
+                                                                        created_since)))
+
+    def orders_with_fill_gap(self, updated_since: datetime) -> list[LocalOrder]:
+        return list(self._memo(("gap", updated_since), ("orders",),
+                               lambda: super(ScratchStore, self).orders_with_fill_gap(updated_since)))
+
+    def positions(self) -> dict[str, Position]:
+        return dict(self._memo(("positions",), ("positions",), super().positions))
+
+    def trails(self) -> dict[str, Trail]:
+        return dict(self._memo(("trails",), ("trailing_marks",), super().trails))
+
+    def breaker(self) -> Breaker:
+        return self._memo(("breaker",), ("breaker",), super().breaker)
+
+    def open_chain_steps(self) -> list[ChainStep]:
+        return list(self._memo(("open_chain_steps",), ("replace_chains", "orders"), super().open_chain_steps))
 
     def chains(self, *, cycle_id: int | None = None, limit: int | None = None) -> list[ReplaceChain]:
         """The same rows in the same order as `Store.chains`; a cycle's steps are found by their cycle (`+venue`

@@ -54,6 +54,15 @@ class ScratchDatabase(Database):
             self.conn.execute(f"CREATE TEMP TRIGGER scratch_{table}_{op.lower()} AFTER {op} ON main.{table} "
                               f"BEGIN SELECT scratch_changed('{table}'); END")
 
+    def versions(self, tables: tuple[str, ...]) -> tuple[int, ...]:
+        """The current versions of `tables` (each changes with every row written to it)."""
+        for name in tables:
+            if name not in self._versions:
+                if name not in self._known:
+                    raise KeyError(name)
+                self._watch(name)
+        return tuple(self._versions[t] for t in tables)
+
     def _changed(self, table: str) -> None:
         self._versions[table] += 1
 
