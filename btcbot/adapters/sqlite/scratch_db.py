@@ -45,6 +45,8 @@ class ScratchDatabase(Database):
             self._known = {str(r[0]) for r in self.conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
             self.conn.create_function("scratch_changed", 1, self._changed)
+            self.conn.execute("PRAGMA journal_mode = OFF")  # nothing is ever rolled back (make_scratch)
+            self.conn.execute("PRAGMA temp_store = MEMORY")
         super().make_scratch()
 
     def _watch(self, table: str) -> None:
