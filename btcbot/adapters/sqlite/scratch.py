@@ -49,6 +49,7 @@ class ScratchStore(Store):
         super().__init__(db, venue)
         self._scratch_db = db
         self._memos: dict[tuple[object, ...], tuple[tuple[int, ...], Any]] = {}
+        self._gap: tuple[tuple[int, ...], datetime, list[LocalOrder]] | None = None
         self._kv: dict[str, str | None] = {}
         self._rules: dict[str, SymbolRules] | None = None
         self._rules_at: list[datetime] = []
@@ -92,8 +93,14 @@ class ScratchStore(Store):
                                                                         created_since)))
 
     def orders_with_fill_gap(self, updated_since: datetime) -> list[LocalOrder]:
-        return list(self._memo(("gap", updated_since), ("orders",),
-                               lambda: super(ScratchStore, self).orders_with_fill_gap(updated_since)))
+        """The rows of a window are those of any wider window read while the orders did not change, updated
+        since its start (`updated_at` compares as its ISO text does in SQL): one read serves the cycle's
+        several windows, and the next cycles' while no order changes."""
+        versions = self._scratch_db.versions(("orders",))
+        wide = self._gap
+        if wide is None or wide[0] != versions or updated_since < wide[1]:
+            wide = self._gap = (versions, updated_since, super().orders_with_fill_gap(updated_since))
+        return [o for o in wide[2] if o.updated_at >= updated_since]
 
     def positions(self) -> dict[str, Position]:
         return dict(self._memo(("positions",), ("positions",), super().positions))
