@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -98,3 +98,18 @@ def test_scratch_store_order_reads_equal_a_plain_store_across_windows_and_writes
     assert len(scratch.orders_with_fill_gap(NOW)) == 3
     for store in stores:
         store.close()
+
+
+@pytest.mark.parametrize("zone", [UTC, timezone(timedelta(hours=3))])
+def test_scratch_store_breaker_reads_back_what_the_table_holds(zone: timezone) -> None:
+    from btcbot.adapters.sqlite.breaker import BreakerMixin
+    from btcbot.domain.breaker import Breaker, BreakerEvent, BreakerState, Step
+
+    store = ScratchStore.create("sim")
+    at = NOW.astimezone(zone)
+    after = Breaker(BreakerState.OPEN, ((at, True), (at + HOUR, False)), at + HOUR, at + 2 * HOUR)
+    store.save_breaker(Step(Breaker(), after, BreakerEvent.TRIP), None, NOW)
+    remembered, stored = store.breaker(), BreakerMixin.breaker(store)
+    assert remembered == stored == after
+    assert repr(remembered) == repr(stored)  # the same objects down to the time zones
+    store.close()

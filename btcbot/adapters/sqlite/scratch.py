@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from btcbot.adapters.sqlite.migrations import migrate
 from btcbot.adapters.sqlite.scratch_db import ScratchDatabase
 from btcbot.adapters.sqlite.store import Store
 from btcbot.domain.accounting import Position
-from btcbot.domain.breaker import Breaker
+from btcbot.domain.breaker import Breaker, Step
 from btcbot.domain.models import LocalOrder
 from btcbot.domain.order_fsm import OrderStatus
 from btcbot.domain.replace_fsm import ChainStep, ReplaceChain
@@ -110,6 +110,15 @@ class ScratchStore(Store):
 
     def breaker(self) -> Breaker:
         return self._memo(("breaker",), ("breaker",), super().breaker)
+
+    def save_breaker(self, step: Step, cycle_id: int | None, now: datetime) -> None:
+        """Write through: what was saved is what `breaker()` reads back when its times are UTC (they are stored
+        as UTC ISO text with microseconds and parsed back as UTC)."""
+        super().save_breaker(step, cycle_id, now)
+        after = step.after
+        stamps = [at for at, _ in after.outcomes] + [t for t in (after.opened_at, after.next_probe_at) if t]
+        if all(t.tzinfo is UTC for t in stamps) and all(type(failed) is bool for _, failed in after.outcomes):
+            self._memos[("breaker",)] = (self._scratch_db.versions(("breaker",)), after)
 
     def open_chain_steps(self) -> list[ChainStep]:
         return list(self._memo(("open_chain_steps",), ("replace_chains", "orders"), super().open_chain_steps))
