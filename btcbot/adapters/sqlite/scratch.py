@@ -1,16 +1,23 @@
 """The journal of a backtest: a `Store` in memory, private to one run, made cheap to write and read.
 
-It is the same Store (same tables, same methods, the same events), with three differences that only a
-throwaway, single-writer database allows:
+It is the same Store (same tables, same methods, the same rows and events: tests/integration/
+test_backtest_journal.py compares every row with a plain Store's), with differences that only a throwaway,
+single-writer database allows:
 
-- the database is a scratch database (`Database.make_scratch`): one transaction for its whole life, so the
-  cycle's many small `atomic()` blocks cost no BEGIN/COMMIT; a failed block is not rolled back, so after any
-  error the store must be discarded (a backtest aborts on any error);
+- the database is a scratch database (`ScratchDatabase`, see `Database.make_scratch`): one transaction for
+  its whole life, so the cycle's many small `atomic()` blocks cost no BEGIN/COMMIT, and no rollback journal;
+  a failed block is not rolled back, so after any error the store must be discarded (a backtest aborts on any
+  error). Its plain SELECTs are answered from memory while the tables they read are unchanged;
 - key/value reads (trading state, marks, peak equity, balance baseline ...) are answered from memory: every
-  write goes through this object, so memory and table cannot differ;
-- the exchange rules cache is kept parsed in memory the same way (its TTL is still applied).
+  write goes through this object, so memory and table cannot differ; the breaker it saves is written through
+  the same way, and the exchange rules cache is kept parsed (its TTL is still applied);
+- the cycle's parsed reads (orders, positions, trails, breaker, open chain steps) are remembered while their
+  tables are unchanged (per-table versions kept by the database), and one read of the orders with a fill gap
+  serves every narrower window;
+- reads that the journal's indexes serve by walking the venue's whole history (a cost that grows with every
+  cycle: a year-long backtest ran ~5x slower at its end than at its start) get an index or a plan that does
+  not (`_SCRATCH_INDEXES`, `chains`). The same indexes in the journal's migrations would make them redundant.
 """
-
 from __future__ import annotations
 
 import sqlite3
@@ -35,7 +42,7 @@ _T = TypeVar("_T")
 _MEMOS = 64  # remembered reads (those keyed by a time change every cycle: forget them all now and then)
 
 # Reads of the cycle that the journal's own indexes serve by scanning the venue's history (a cost that grows
-# with every cycle of a year-long backtest); see README, Backtests.
+# with every cycle of a year-long backtest): the latest filled buy (trails.py) and the fill-gap orders.
 _SCRATCH_INDEXES = """
 CREATE INDEX scratch_orders_buys ON orders (venue, symbol, side, created_at);
 CREATE INDEX scratch_orders_gap ON orders (venue, status, updated_at) WHERE filled_quantity != exchange_filled;
