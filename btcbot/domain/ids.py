@@ -37,4 +37,4 @@ def action_key(action_type: str, payload_hash: str, bucket: int) -> str:
 
 def event_id(*parts: object) -> str:
     """Deterministic event id so that replays dedupe with INSERT OR IGNORE."""
-    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]

@@ -61,10 +61,8 @@ def dec_str(value: Decimal) -> str:
         raise FloatRejected(f"dec_str expects Decimal, got {type(value).__name__}")
     if value == 0:
         return "0"
-    # normalize() rounds to the context precision; give it exactly the digits the value has, so the
-    # canonical string only strips trailing zeros and never changes the value.
-    exact = decimal.Context(prec=max(1, len(value.as_tuple().digits)))
-    return format(value.normalize(exact), "f")
+    text = format(value, "f")  # every digit the value has, never rounded, no exponent
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 _STEPS = tuple(Decimal(1).scaleb(-scale) for scale in range(41))  # 1, 0.1, ... 1E-40: built once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
@@ -15,6 +16,7 @@ SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,10}(TRY|USDT)$")
 _QUOTES = ("USDT", "TRY")
 
 
+@functools.lru_cache(maxsize=1024)  # pure, and called for every order, fill, book and balance
 def split_symbol(symbol: str) -> tuple[str, str]:
     """Split `BTCTRY` into (`BTC`, `TRY`); only TRY and USDT quotes are supported."""
     for quote in _QUOTES:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,51 @@ def test_sim_advance_at_ticks_at_the_given_times_and_refuses_going_back() -> Non
         with pytest.raises(ValueError, match="increase"):
             sim.advance_at([NOW + timedelta(minutes=4)])
         assert sim.advance_at([]) == 0
+
+
+def test_scratch_store_order_reads_equal_a_plain_store_across_windows_and_writes() -> None:
+    from factories import make_order
+
+    from btcbot.adapters.sqlite.store import Store
+    from btcbot.domain.events import Event, EventKind
+    from btcbot.domain.order_fsm import IN_FLIGHT, LIVE, OrderEvent, OrderStatus
+
+    stores = [ScratchStore.create("sim"), Store.in_memory("sim")]
+    gaps = [("1", OrderStatus.FILLED, "0.0001", "0.00005"), ("2", OrderStatus.CANCELED, "0.00002", "0"),
+            ("3", OrderStatus.FILLED, "0.0001", "0.0001"), ("4", OrderStatus.OPEN, "0", "0")]
+    for store in stores:
+        for n, (seq, status, venue_filled, ours) in enumerate(gaps):
+            order = make_order(f"bb3b-BTCTRY-000000000000000{seq}", status=status, exchange_order_id=1000 + n,
+                               exchange_filled=venue_filled, filled_quantity=ours, created_at=NOW + n * HOUR)
+            store.insert_order(order, None, Event(EventKind.ORDER_SUBMITTING, "TEST"), NOW)
+
+    def reads(store: Store, at: datetime) -> list[object]:
+        return [store.orders_with_fill_gap(at - timedelta(days=2)), store.orders_with_fill_gap(at),
+                store.orders_with_fill_gap(at - HOUR), store.orders(IN_FLIGHT | LIVE),
+                store.orders(symbol="BTCTRY", include_external=False), store.positions(), store.breaker()]
+
+    scratch, plain = stores
+    for at in (NOW, NOW + HOUR, NOW + 2 * HOUR, NOW + 5 * HOUR):
+        assert reads(scratch, at) == reads(plain, at)
+    for store in stores:  # a write between two reads of the same window is seen
+        store.apply_order_event("bb3b-BTCTRY-0000000000000004", OrderEvent.CANCELED, now=NOW + 6 * HOUR,
+                                cycle_id=None, exchange_filled=Decimal("0.00003"))
+    assert reads(scratch, NOW + 6 * HOUR) == reads(plain, NOW + 6 * HOUR)
+    assert len(scratch.orders_with_fill_gap(NOW)) == 3
+    for store in stores:
+        store.close()
+
+
+@pytest.mark.parametrize("zone", [UTC, timezone(timedelta(hours=3))])
+def test_scratch_store_breaker_reads_back_what_the_table_holds(zone: timezone) -> None:
+    from btcbot.adapters.sqlite.breaker import BreakerMixin
+    from btcbot.domain.breaker import Breaker, BreakerEvent, BreakerState, Step
+
+    store = ScratchStore.create("sim")
+    at = NOW.astimezone(zone)
+    after = Breaker(BreakerState.OPEN, ((at, True), (at + HOUR, False)), at + HOUR, at + 2 * HOUR)
+    store.save_breaker(Step(Breaker(), after, BreakerEvent.TRIP), None, NOW)
+    remembered, stored = store.breaker(), BreakerMixin.breaker(store)
+    assert remembered == stored == after
+    assert repr(remembered) == repr(stored)  # the same objects down to the time zones
+    store.close()

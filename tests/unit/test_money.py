@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 
 import pytest
@@ -203,3 +204,12 @@ def test_floor_and_ceil_positive_bracket_value_within_one_step(value: Decimal, s
     assert low <= value <= high
     assert high - low in (0, step)
     assert value - low < step
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=None, min_value=Decimal("-1E+30"),
+                   max_value=Decimal("1E+30")) | finite_decimals)
+@FAST
+def test_dec_str_equals_the_normalized_form_without_exponent(value: Decimal) -> None:
+    exact = decimal.Context(prec=max(1, len(value.as_tuple().digits)))
+    expected = "0" if value == 0 else format(value.normalize(exact), "f")
+    assert dec_str(value) == expected

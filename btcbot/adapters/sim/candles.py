@@ -69,6 +69,10 @@ class CandleFeed:
         self.book_every = book_every
         self.flat = dict(flat or {})  # other pairs at a fixed price (USDTTRY for a USDT pair's TRY caps)
         self._seed_hash = _mix(seed & _MASK)
+        # each level's price factors (1 − offset, 1 + offset) and the deepest bid's: exact, computed once
+        offsets = [(shape.spread_bps / 2 + k * shape.level_step_bps) * _BPS for k in range(shape.depth)]
+        self._factors = tuple((ONE - offset, ONE + offset) for offset in offsets)
+        self._deepest = ONE - (shape.spread_bps / 2 + (shape.depth - 1) * shape.level_step_bps) * _BPS
 
     def uniform(self, tick: int, side: int) -> Decimal:
         """u in [0, 1] in steps of 1e-6 from (seed, tick, side)."""
@@ -101,18 +105,15 @@ class CandleFeed:
 
     def book(self, symbol: str, price: Decimal, volume: Decimal, rules: SymbolRules, at: datetime) -> OrderBook:
         """`depth` levels per side around `price`, each `volume_share` × volume (at least the minimum order)."""
-        shape = self.shape
         bids: list[BookLevel] = []
         asks: list[BookLevel] = []
         unit = ONE.scaleb(-rules.price_scale)
-        deepest = (shape.spread_bps / 2 + (shape.depth - 1) * shape.level_step_bps) * _BPS
-        lowest = rules.quantize_price(price * (ONE - deepest), Side.BUY)
+        lowest = rules.quantize_price(price * self._deepest, Side.BUY)
         # every level holds at least the minimum order at the book's lowest price (so at its own price too)
         size = max(rules.quantize_quantity(volume * self.volume_share), rules.min_quantity_at(max(lowest, unit)))
-        for k in range(shape.depth):
-            offset = (shape.spread_bps / 2 + k * shape.level_step_bps) * _BPS
-            bid = rules.quantize_price(price * (ONE - offset), Side.BUY)
-            ask = rules.quantize_price(price * (ONE + offset), Side.SELL)
+        for below, above in self._factors:
+            bid = rules.quantize_price(price * below, Side.BUY)
+            ask = rules.quantize_price(price * above, Side.SELL)
             if bids and bid >= bids[-1].price:
                 bid = bids[-1].price - unit
             if asks and ask <= asks[-1].price:

@@ -259,6 +259,10 @@ class MatchingEngine:
         self._changes.market = True
         self._match_resting(spec.symbol, book, (ZERO, ZERO), at)
 
+    def cancels_pending(self) -> bool:
+        """Whether an accepted cancel waits for its delay (`cancel_delay_seconds`)."""
+        return any(self.state.orders[i].cancel_due is not None for i in self._open)
+
     def settle_cancels(self, now: datetime) -> None:
         """Finish delayed cancels due by `now` without generating ticks (cancels are wall-clock events)."""
         if now >= self.state.last_event:

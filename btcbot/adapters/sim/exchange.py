@@ -180,9 +180,9 @@ class SimExchange:
         now = _utc(self._clock.now())
         if self._engine.config.auto_advance:
             self._mutate(lambda: self._engine.advance(now))
-        else:
+        elif self._engine.cancels_pending() or not isinstance(self._store, _NotPersisted):
             self._mutate(lambda: self._engine.settle_cancels(now))
-        return now
+        return now  # (an ephemeral simulator with no delayed cancel has nothing to settle or save)
 
     # ------------------------------------------------------------------------------ sim controls
 

@@ -37,6 +37,8 @@ class SimBook:
     @classmethod
     def from_order_book(cls, book: OrderBook, rules: SymbolRules) -> SimBook:
         """Copy a feed's book, quantized to the pair's scales (bids down, asks up; sizes down)."""
+        if not book.bids and not book.asks:  # a backtest's ticks between two cycles
+            return cls()
         bids = [
             Level(rules.quantize_price(lvl.price, Side.BUY), rules.quantize_quantity(lvl.quantity)) for lvl in book.bids
         ]
