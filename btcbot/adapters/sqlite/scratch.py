@@ -14,9 +14,8 @@ single-writer database allows:
 - the cycle's parsed reads (orders, positions, trails, breaker, open chain steps) are remembered while their
   tables are unchanged (per-table versions kept by the database), and one read of the orders with a fill gap
   serves every narrower window;
-- reads that the journal's indexes serve by walking the venue's whole history (a cost that grows with every
-  cycle: a year-long backtest ran ~5x slower at its end than at its start) get an index or a plan that does
-  not (`_SCRATCH_INDEXES`, `chains`). The same indexes in the journal's migrations would make them redundant.
+- nothing else: the reads that used to walk the venue's whole history (a year-long backtest ran ~5x slower at
+  its end than at its start) are served by the journal's own indexes (migration m006), live and in backtests.
 """
 from __future__ import annotations
 
@@ -32,7 +31,7 @@ from btcbot.domain.accounting import Position
 from btcbot.domain.breaker import Breaker, Step
 from btcbot.domain.models import LocalOrder
 from btcbot.domain.order_fsm import OrderStatus
-from btcbot.domain.replace_fsm import ChainStep, ReplaceChain
+from btcbot.domain.replace_fsm import ChainStep
 from btcbot.domain.strategies.trailing import Trail
 from btcbot.domain.symbols import SymbolRules
 
@@ -43,12 +42,6 @@ _MEMOS = 64  # remembered reads (those keyed by a time change every cycle: forge
 
 # Reads of the cycle that the journal's own indexes serve by scanning the venue's history (a cost that grows
 # with every cycle of a year-long backtest): the latest filled buy (trails.py) and the fill-gap orders.
-_SCRATCH_INDEXES = """
-CREATE INDEX scratch_orders_buys ON orders (venue, symbol, side, created_at);
-CREATE INDEX scratch_orders_gap ON orders (venue, status, updated_at) WHERE filled_quantity != exchange_filled;
-"""
-
-
 class ScratchStore(Store):
     """Create with `ScratchStore.create(venue)`; discard it after an error."""
 
@@ -65,7 +58,6 @@ class ScratchStore(Store):
     def create(cls, venue: str) -> ScratchStore:
         db = ScratchDatabase(unwatched=("kv",))  # get_kv below remembers its own
         migrate(db)
-        db.conn.executescript(_SCRATCH_INDEXES)
         db.make_scratch()
         return cls(db, venue)
 
@@ -129,15 +121,6 @@ class ScratchStore(Store):
 
     def open_chain_steps(self) -> list[ChainStep]:
         return list(self._memo(("open_chain_steps",), ("replace_chains", "orders"), super().open_chain_steps))
-
-    def chains(self, *, cycle_id: int | None = None, limit: int | None = None) -> list[ReplaceChain]:
-        """The same rows in the same order as `Store.chains`; a cycle's steps are found by their cycle (`+venue`
-        keeps SQLite from walking the venue's whole history by `updated_at` to spare the sort)."""
-        if cycle_id is None:
-            return super().chains(limit=limit)
-        with self.db.atomic() as conn:
-            return self._chains(conn, "+venue = ? AND cycle_id = ? ORDER BY updated_at DESC, id DESC",
-                                (self.venue, cycle_id))
 
     def cached_rules(self, now: datetime, ttl: timedelta) -> dict[str, SymbolRules] | None:
         if self._rules is None or not self._rules_at or any(at + ttl < now for at in self._rules_at):
