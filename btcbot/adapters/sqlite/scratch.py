@@ -40,8 +40,7 @@ __all__ = ["ScratchStore"]
 _T = TypeVar("_T")
 _MEMOS = 64  # remembered reads (those keyed by a time change every cycle: forget them all now and then)
 
-# Reads of the cycle that the journal's own indexes serve by scanning the venue's history (a cost that grows
-# with every cycle of a year-long backtest): the latest filled buy (trails.py) and the fill-gap orders.
+
 class ScratchStore(Store):
     """Create with `ScratchStore.create(venue)`; discard it after an error."""
 
