@@ -6,7 +6,10 @@ Stage vocabularies map onto it as data: stage 7's names (SUBMIT_REQUESTED, ACKED
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from enum import StrEnum
+from typing import TypeVar
 
 from btcbot.domain.errors import InvalidTransition
 
@@ -93,11 +96,20 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderEvent], OrderStatus] = {
 }
 
 
+_St = TypeVar("_St", bound=StrEnum)
+_Ev = TypeVar("_Ev", bound=StrEnum)
+
+
+def next_state(table: Mapping[tuple[_St, _Ev], _St], terminal: AbstractSet[_St], state: _St, event: _Ev) -> _St:
+    """A transition table's next state, or InvalidTransition naming "FROM -> EVENT" (every machine's lookup)."""
+    if state in terminal:
+        raise InvalidTransition(f"{state.value} -> {event.value}: {state.value} is terminal")
+    try:
+        return table[(state, event)]
+    except KeyError:
+        raise InvalidTransition(f"{state.value} -> {event.value}: not an allowed transition") from None
+
+
 def transition(status: OrderStatus, event: OrderEvent) -> OrderStatus:
     """Return the next status or raise InvalidTransition naming "FROM -> EVENT"."""
-    if status in TERMINAL:
-        raise InvalidTransition(f"{status.value} -> {event.value}: {status.value} is terminal")
-    try:
-        return TRANSITIONS[(status, event)]
-    except KeyError:
-        raise InvalidTransition(f"{status.value} -> {event.value}: not an allowed transition") from None
+    return next_state(TRANSITIONS, TERMINAL, status, event)

@@ -22,8 +22,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from btcbot.domain.errors import InvalidTransition
 from btcbot.domain.models import LocalOrder, Side
+from btcbot.domain.order_fsm import next_state
 
 __all__ = [
     "OPEN_STATES",
@@ -76,12 +76,7 @@ REPLACE_TRANSITIONS: dict[tuple[ReplaceState, ReplaceEvent], ReplaceState] = {
 
 def replace_transition(state: ReplaceState, event: ReplaceEvent) -> ReplaceState:
     """Return the next state or raise InvalidTransition naming "FROM -> EVENT"."""
-    if state in TERMINAL_STATES:
-        raise InvalidTransition(f"{state.value} -> {event.value}: {state.value} is terminal")
-    try:
-        return REPLACE_TRANSITIONS[(state, event)]
-    except KeyError:
-        raise InvalidTransition(f"{state.value} -> {event.value}: not an allowed transition") from None
+    return next_state(REPLACE_TRANSITIONS, TERMINAL_STATES, state, event)
 
 
 @dataclass(frozen=True, slots=True)
