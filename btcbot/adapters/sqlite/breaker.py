@@ -9,10 +9,9 @@ Kept apart from store.py to keep modules small; `Store` mixes these methods in.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 
-from btcbot.adapters.sqlite.db import Database
+from btcbot.adapters.sqlite.mixin import StoreMixin, iso, parse_iso
 from btcbot.domain.breaker import Breaker, BreakerState, Step
 from btcbot.domain.events import Event, EventKind
 
@@ -20,24 +19,14 @@ __all__ = ["BreakerMixin"]
 
 
 def _iso(ts: datetime | None) -> str | None:
-    from btcbot.adapters.sqlite.store import iso
-
     return iso(ts) if ts is not None else None
 
 
 def _parse(text: str | None) -> datetime | None:
-    from btcbot.adapters.sqlite.store import parse_iso
-
     return parse_iso(text) if text else None
 
 
-class BreakerMixin:
-    db: Database
-    venue: str
-
-    def _insert_event(self, conn: sqlite3.Connection, event: Event, cycle_id: int | None, now: datetime,
-                      key: str | None = None) -> None:
-        raise NotImplementedError  # provided by Store
+class BreakerMixin(StoreMixin):
 
     def breaker(self) -> Breaker:
         """The persisted breaker (closed when never saved)."""
